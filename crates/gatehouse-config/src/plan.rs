@@ -1,0 +1,111 @@
+//! The compiled, immutable runtime plan the proxy runs on.
+//!
+//! Everything expensive (regexes, CIDR sets, resolved addresses, target
+//! pools) is built here once; a request only reads it. The binary shares a
+//! plan behind an `Arc` and a request keeps the plan it started with.
+
+use gatehouse_access::RealIpResolver;
+use gatehouse_router::{ActiveCheck, Pool, Router};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Plan {
+    pub server: ServerSettings,
+    pub listeners: Vec<SocketAddr>,
+    /// `None` when the admin listener is disabled.
+    pub admin: Option<SocketAddr>,
+    pub real_ip: RealIpResolver,
+    pub router: Router,
+    /// Indexed by the router's route index.
+    pub routes: Vec<Route>,
+    pub services: Vec<Service>,
+    pub upstreams: Vec<Upstream>,
+    pub consumers: Vec<Consumer>,
+}
+
+/// Process-level settings handed to Pingora's server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub workers: usize,
+    pub pid_file: String,
+    pub upgrade_sock: String,
+    pub error_log: Option<String>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub grace_period: Option<Duration>,
+    pub graceful_shutdown_timeout: Option<Duration>,
+    /// Client keep-alive idle timeout.
+    pub keepalive: Duration,
+}
+
+pub struct Route {
+    pub name: String,
+    pub service: usize,
+    pub strip_path: bool,
+    pub preserve_host: bool,
+    pub protocols: Protocols,
+}
+
+/// Which client protocols a route accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocols {
+    pub http: bool,
+    pub https: bool,
+}
+
+pub struct Service {
+    pub name: String,
+    pub backend: Backend,
+    /// Kong's service path, prefixed to what the route forwards.
+    pub path: Option<String>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    /// Further attempts after a failed connection, as Kong's `retries`.
+    pub retries: u32,
+}
+
+pub enum Backend {
+    Http(HttpBackend),
+    /// Answers itself with a fixed response.
+    Mock(MockResponse),
+    /// Answers with the request it would have forwarded, as JSON.
+    Echo,
+}
+
+pub struct HttpBackend {
+    pub tls: bool,
+    /// Host header sent upstream unless the route preserves the client's.
+    pub host_header: String,
+    /// TLS server name for `https` services.
+    pub sni: String,
+    pub pool: Arc<Pool>,
+    /// Index into `Plan::upstreams` when the service targets an upstream.
+    pub upstream: Option<usize>,
+}
+
+pub struct MockResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub struct Upstream {
+    pub name: String,
+    pub pool: Arc<Pool>,
+    pub active_check: Option<ActiveCheck>,
+}
+
+pub struct Consumer {
+    pub username: Option<String>,
+    pub custom_id: Option<String>,
+}
+
+impl Plan {
+    pub fn route(&self, index: usize) -> Option<(&Route, &Service)> {
+        let route = self.routes.get(index)?;
+        let service = self.services.get(route.service)?;
+        Some((route, service))
+    }
+}

@@ -1,0 +1,38 @@
+//! Work that runs beside request handling: active health checks, and
+//! noticing graceful shutdown so `/readyz` can report it.
+
+use crate::admin::Lifecycle;
+use crate::runtime::Runtime;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::sync::Arc;
+
+pub struct Background {
+    pub runtime: Arc<Runtime>,
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+#[async_trait]
+impl BackgroundService for Background {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        for upstream in &self.runtime.plan.upstreams {
+            let Some(check) = upstream.active_check.clone() else {
+                continue;
+            };
+            let mut stop = shutdown.clone();
+            let task = gatehouse_router::run_active_checks(
+                upstream.name.clone(),
+                upstream.pool.clone(),
+                check,
+                async move {
+                    let _ = stop.changed().await;
+                },
+            );
+            tokio::spawn(task);
+        }
+        // Returns when graceful shutdown starts (or the sender is gone).
+        let _ = shutdown.changed().await;
+        self.lifecycle.start_draining();
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests of the gatehouse binary (one integration-test target).
+
+mod harness;
+mod harness_selftest;
