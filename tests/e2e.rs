@@ -2,3 +2,7 @@
 
 mod harness;
 mod harness_selftest;
+
+mod cli;
+mod proxy;
+mod routing;

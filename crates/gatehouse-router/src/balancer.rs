@@ -108,13 +108,21 @@ impl Pool {
         if len == 0 {
             return None;
         }
-        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
+        // A retry (something excluded) looks from the current position
+        // without taking a turn: otherwise a dead target would be first in
+        // line for every request, its retry having consumed the live turn.
+        let first_try = exclude.is_empty();
+        let start = if first_try {
+            self.cursor.fetch_add(1, Ordering::Relaxed)
+        } else {
+            self.cursor.load(Ordering::Relaxed)
+        };
         for offset in 0..len {
             let idx = self.sequence[start.wrapping_add(offset) % len];
             let eligible =
                 !exclude.contains(&idx) && self.targets.get(idx).is_some_and(Target::is_healthy);
             if eligible {
-                if offset > 0 {
+                if offset > 0 && first_try {
                     // Move the shared cursor past the skipped slots too, so the
                     // share of an ineligible target is spread over the others
                     // instead of all going to its successor in the sequence.
@@ -287,6 +295,22 @@ mod tests {
         assert_eq!(p.pick(&[0, 1, 2]), None);
         // Out-of-range indexes in exclude are harmless.
         assert!(p.pick(&[7]).is_some());
+    }
+
+    #[test]
+    fn retries_do_not_take_a_turn() {
+        // A request that fails on target 0 retries on 1; the next request
+        // must start at 1's turn, not at 0's again.
+        let p = pool(&[1, 1]);
+        let mut firsts = Vec::new();
+        for _ in 0..10 {
+            let first = p.pick(&[]).unwrap();
+            firsts.push(first);
+            if first == 0 {
+                assert_eq!(p.pick(&[0]), Some(1));
+            }
+        }
+        assert_eq!(firsts.iter().filter(|&&t| t == 0).count(), 5, "{firsts:?}");
     }
 
     #[test]

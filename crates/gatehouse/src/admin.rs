@@ -1,36 +1,20 @@
 //! The admin listener: Prometheus metrics and health probes. It is a
 //! separate Pingora service on its own address (loopback by default), so
 //! it is never reachable through a proxy route.
+//!
+//! `/readyz` answers once the proxy listeners are up (the admin service
+//! starts after them). On a graceful stop Pingora closes every listener at
+//! once, so load balancers see refused connections rather than a 503.
 
 use crate::runtime::Runtime;
 use async_trait::async_trait;
 use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// Process state the probes report.
-#[derive(Default)]
-pub struct Lifecycle {
-    draining: AtomicBool,
-}
-
-impl Lifecycle {
-    /// Called when graceful shutdown starts: `/readyz` turns 503 so load
-    /// balancers stop sending new connections while in-flight ones finish.
-    pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
-    }
-}
 
 pub struct AdminApp {
     pub runtime: Arc<Runtime>,
-    pub lifecycle: Arc<Lifecycle>,
 }
 
 impl AdminApp {
@@ -66,11 +50,6 @@ impl ServeHttp for AdminApp {
         match (get, session.req_header().uri.path()) {
             (true, "/metrics") => text(StatusCode::OK, "text/plain; version=0.0.4", self.metrics()),
             (true, "/healthz") => text(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
-            (true, "/readyz") if self.lifecycle.is_draining() => text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "text/plain",
-                b"draining\n".to_vec(),
-            ),
             (true, "/readyz") => text(StatusCode::OK, "text/plain", b"ready\n".to_vec()),
             (false, "/metrics" | "/healthz" | "/readyz") => text(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -1,7 +1,5 @@
-//! Work that runs beside request handling: active health checks, and
-//! noticing graceful shutdown so `/readyz` can report it.
+//! Work that runs beside request handling: active health checks.
 
-use crate::admin::Lifecycle;
 use crate::runtime::Runtime;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
@@ -10,12 +8,11 @@ use std::sync::Arc;
 
 pub struct Background {
     pub runtime: Arc<Runtime>,
-    pub lifecycle: Arc<Lifecycle>,
 }
 
 #[async_trait]
 impl BackgroundService for Background {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
+    async fn start(&self, shutdown: ShutdownWatch) {
         for upstream in &self.runtime.plan.upstreams {
             let Some(check) = upstream.active_check.clone() else {
                 continue;
@@ -31,8 +28,5 @@ impl BackgroundService for Background {
             );
             tokio::spawn(task);
         }
-        // Returns when graceful shutdown starts (or the sender is gone).
-        let _ = shutdown.changed().await;
-        self.lifecycle.start_draining();
     }
 }

@@ -1,7 +1,7 @@
 //! Assembling the Pingora server from a plan: the proxy service on the
 //! listeners, the admin service, and the background service.
 
-use crate::admin::{AdminApp, Lifecycle};
+use crate::admin::AdminApp;
 use crate::background::Background;
 use crate::proxy::Gateway;
 use crate::runtime::Runtime;
@@ -24,7 +24,6 @@ pub fn run(plan: Plan, daemon: bool, upgrade: bool) -> Result<(), String> {
     let admin = plan.admin;
     let conf = server_conf(&plan);
     let runtime = Arc::new(Runtime::new(plan, metrics));
-    let lifecycle = Arc::new(Lifecycle::default());
 
     let opt = Opt {
         upgrade,
@@ -49,7 +48,6 @@ pub fn run(plan: Plan, daemon: bool, upgrade: bool) -> Result<(), String> {
     if let Some(addr) = admin {
         let app = AdminApp {
             runtime: runtime.clone(),
-            lifecycle: lifecycle.clone(),
         };
         let mut admin = Service::new("gatehouse admin".to_string(), app);
         admin.add_tcp(&addr.to_string());
@@ -59,7 +57,7 @@ pub fn run(plan: Plan, daemon: bool, upgrade: bool) -> Result<(), String> {
     }
     server.add_service(background_service(
         "gatehouse background",
-        Background { runtime, lifecycle },
+        Background { runtime },
     ));
     log::info!(
         "gatehouse listening on {}",
