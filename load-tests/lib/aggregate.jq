@@ -1,0 +1,66 @@
+# Turns the raw per-scenario data into the report JSON.
+# Input: {run: <run.json>, scenarios: [{meta, measurements, error}]}
+
+def median:
+  map(select(. != null)) | sort | length as $n
+  | if $n == 0 then null
+    elif $n % 2 == 1 then .[($n - 1) / 2]
+    else (.[$n / 2 - 1] + .[$n / 2]) / 2 end;
+
+def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
+
+def summarize($ms):
+  {
+    rounds: ($ms | length),
+    rps: ($ms | map(.rps) | median),
+    p50_us: ($ms | map(.latency_us.p50?) | median),
+    p99_us: ($ms | map(.latency_us.p99?) | median),
+    cpu_us_per_req: ($ms | map(.cpu_us_per_req) | median),
+    cpu_us_per_req_min: ($ms | map(.cpu_us_per_req) | map(select(. != null)) | min),
+    cpu_us_per_req_max: ($ms | map(.cpu_us_per_req) | map(select(. != null)) | max),
+    requests_total: ($ms | map(.requests) | add // 0),
+    socket_errors: ($ms | map(.errors.socket_total) | add // 0),
+    non2xx: ($ms | map(.errors.status) | add // 0),
+    invalid_rounds: ($ms | map(select(.valid | not) | .round)),
+    valid: (($ms | length) > 0 and ($ms | all(.valid)))
+  };
+
+.run as $run
+| $run + {
+    scenarios: [
+      .scenarios[]
+      | .meta as $meta
+      | .measurements as $all
+      | .error as $error
+      | ($meta.contenders // []) as $cs
+      | ([$cs[] as $c | {key: $c, value: summarize([$all[] | select(.contender == $c)])}]
+         | from_entries) as $summary
+      | ($summary[$meta.baseline]) as $base
+      | ([$cs[] | select(. != $meta.baseline) as $c | $summary[$c] as $s
+          | {key: $c, value: {
+              rps: ratio($s.rps; $base.rps),
+              p50: ratio($s.p50_us; $base.p50_us),
+              p99: ratio($s.p99_us; $base.p99_us),
+              cpu_us_per_req: ratio($s.cpu_us_per_req; $base.cpu_us_per_req)}}]
+         | from_entries) as $ratios
+      | ($ratios[$meta.subject].cpu_us_per_req) as $headline
+      | ([$cs[] as $c | $all[] | select(.contender == $c and (.valid | not))
+          | "\($c) round \(.round): \(.invalid_reasons | join("; "))"]) as $invalid
+      | $meta + {
+          status: (if $error == null then "ok" else "error" end),
+          error: $error,
+          summary: $summary,
+          ratios_vs_baseline: $ratios,
+          cpu_ratio: $headline,
+          invalid_reasons: $invalid,
+          measurements: $all
+        }
+      | .verdict = (
+          if .status == "error" then "ERROR"
+          elif ($invalid | length) > 0 or ($all | length) == 0 then "INVALID"
+          elif .target_cpu_ratio == null then "NO TARGET"
+          elif $headline == null then "INVALID"
+          elif $headline <= .target_cpu_ratio then "PASS"
+          else "FAIL" end)
+    ]
+  }

@@ -1,0 +1,130 @@
+# Renders the report JSON (aggregate.jq's output) as markdown. Use jq -r.
+
+def fixed($n):
+  if . == null then "–"
+  else (. * pow(10; $n) | round) as $i
+    | ($i | if . < 0 then -. else . end | tostring) as $s
+    | (if ($s | length) <= $n then ("0" * ($n - ($s | length) + 1)) + $s else $s end) as $p
+    | (if $i < 0 then "-" else "" end)
+      + (if $n == 0 then $p else $p[:-$n] + "." + $p[-$n:] end)
+  end;
+def commas:
+  if . == null then "–"
+  else (round | tostring) as $s
+    | if ($s | length) <= 3 then $s
+      else ($s[:-3] | tonumber | commas) + "," + $s[-3:] end
+  end;
+def ms: if . == null then "–" else (. / 1000 | fixed(3)) end;
+def x: if . == null then "–" else fixed(2) end;
+def row(cells): "| " + (cells | join(" | ")) + " |";
+
+def verdict_line:
+  if .verdict == "ERROR" then
+    "**ERROR** — the scenario did not run to completion: \(.error)"
+  elif .verdict == "INVALID" then
+    "**INVALID** — errors or missing upstream requests, figures must not be used: "
+    + (.invalid_reasons | if length == 0 then "no measurements" else join(" / ") end)
+  elif .verdict == "NO TARGET" then
+    "**NO TARGET** — \(.subject)/\(.baseline) CPU per request ratio \(.cpu_ratio | x) (no target set)"
+  elif .verdict == "PASS" then
+    "**PASS** — \(.subject) CPU per request is \(.cpu_ratio | x)× \(.baseline) (target ≤ \(.target_cpu_ratio | x))"
+  else
+    "**FAIL** — \(.subject) CPU per request is \(.cpu_ratio | x)× \(.baseline) (target ≤ \(.target_cpu_ratio | x))"
+  end;
+
+def scenario_section:
+  . as $s
+  | $s.contenders as $cs
+  | [$cs[] | select(. != $s.baseline)] as $others
+  | "## Scenario `\($s.name)`",
+    "",
+    $s.description,
+    "",
+    "Request: `\($s.request.method // "?") \($s.request.path // "?")` — definition: `\($s.file // "?")`",
+    "",
+    "Verdict: " + ($s | verdict_line),
+    "",
+    (if ($s.measurements | length) == 0 then empty else
+      (row([($s.summary[$s.baseline].rounds | if . == 1 then "Single round" else "Median of \(.) rounds" end)] + $cs
+           + [$others[] | "\(.)/\($s.baseline)"])),
+      (row(["---"] + [$cs[] | "---:"] + [$others[] | "---:"])),
+      (row(["**CPU µs/request**"] + [$cs[] | $s.summary[.].cpu_us_per_req | fixed(2)]
+           + [$others[] | "**" + ($s.ratios_vs_baseline[.].cpu_us_per_req | x) + "**"])),
+      (row(["requests/s"] + [$cs[] | $s.summary[.].rps | commas]
+           + [$others[] | $s.ratios_vs_baseline[.].rps | x])),
+      (row(["p50 latency (ms)"] + [$cs[] | $s.summary[.].p50_us | ms]
+           + [$others[] | $s.ratios_vs_baseline[.].p50 | x])),
+      (row(["p99 latency (ms)"] + [$cs[] | $s.summary[.].p99_us | ms]
+           + [$others[] | $s.ratios_vs_baseline[.].p99 | x])),
+      (row(["CPU µs/request, min–max"] + [$cs[] | $s.summary[.] | "\(.cpu_us_per_req_min | fixed(2))–\(.cpu_us_per_req_max | fixed(2))"]
+           + [$others[] | ""])),
+      (row(["socket errors / non-2xx (all rounds)"] + [$cs[] | $s.summary[.] | "\(.socket_errors) / \(.non2xx)"]
+           + [$others[] | ""])),
+      "",
+      "Ratios are \($s.subject)/\($s.baseline): above 1 means more CPU per request or more latency, below 1 means fewer requests/s.",
+      "",
+      "<details><summary>Per-round measurements (run order)</summary>",
+      "",
+      row(["Round", "Contender", "requests/s", "p50 (ms)", "p99 (ms)", "CPU s", "CPU µs/req", "requests", "upstream requests", "socket err", "non-2xx", "valid"]),
+      row(["---:", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+      ($s.measurements[]
+       | row([(.round | tostring), .contender, (.rps | commas), (.latency_us.p50? | ms), (.latency_us.p99? | ms),
+              (.cpu_s | fixed(2)), (.cpu_us_per_req | fixed(2)), (.requests | commas), (.upstream_requests | commas),
+              (.errors.socket_total | tostring), (.errors.status | tostring),
+              (if .valid then "yes" else "**no**: " + (.invalid_reasons | join("; ")) end)])),
+      "",
+      "</details>",
+      ""
+    end);
+
+. as $r
+| "# Gatehouse load test: \($r.scenario_set)",
+  "",
+  "Generated \($r.generated_at) by `load-tests/run.sh`.",
+  "",
+  (if $r.stand_in then
+     "> **STAND-IN RUN**: `gatehouse` was replaced by `GATEHOUSE_BIN_OVERRIDE`; these are not gatehouse figures.\n"
+   else empty end),
+  "## Summary",
+  "",
+  row(["Scenario", "Subject", "CPU/request ratio vs baseline", "Target", "Verdict"]),
+  row(["---", "---", "---:", "---:", "---"]),
+  ($r.scenarios[] | row(["`\(.name)`", "\(.subject // "–")/\(.baseline // "–")",
+                         (if (.verdict == "INVALID" or .verdict == "ERROR") and .cpu_ratio != null
+                          then "~~" + (.cpu_ratio | x) + "~~" else (.cpu_ratio | x) end),
+                         (if .target_cpu_ratio == null then "–" else "≤ " + (.target_cpu_ratio | x) end),
+                         "**\(.verdict)**"])),
+  "",
+  ($r.scenarios[] | scenario_section),
+  "## Machine",
+  "",
+  "| | |",
+  "| --- | --- |",
+  "| CPUs (nproc) | \($r.machine.nproc) |",
+  "| CPU model | \($r.machine.cpu_model) |",
+  "| Kernel | \($r.machine.kernel) |",
+  "| Load average at start | \($r.machine.loadavg_at_start) |",
+  "| wrk | \($r.machine.wrk_version) |",
+  ($r.contenders | to_entries[] | "| \(.key) | \(.value.version) |"),
+  "",
+  "## Parameters",
+  "",
+  "| | |",
+  "| --- | --- |",
+  "| Proxy workers (nginx `worker_processes`, gatehouse `workers`) | \($r.parameters.workers) |",
+  "| wrk threads / connections | \($r.parameters.threads) / \($r.parameters.connections) |",
+  "| Warm-up run before each measured run | \($r.parameters.warmup_s) s |",
+  "| Measured run | \($r.parameters.duration_s) s |",
+  "| Rounds (interleaved, median reported) | \($r.parameters.rounds) |",
+  "| wrk request timeout | \($r.parameters.wrk_timeout) |",
+  "| Clock ticks per second (getconf CLK_TCK) | \($r.parameters.clk_tck) |",
+  "",
+  "## Method",
+  "",
+  "- Everything runs on 127.0.0.1: a private single-worker nginx upstream answering `200 ok` (keepalive, no access log), nginx as a plain reverse proxy (upstream keepalive 64, HTTP/1.1, Host/X-Forwarded-For/X-Real-IP set, no access log) and gatehouse, both with the same number of workers, and `wrk --latency` as the client.",
+  "- Each round measures every contender in turn (\($r.scenarios[0].contenders // [] | join(", "))), each with a warm-up run followed by the measured run; the tables show the median over the rounds.",
+  "- Requests/s and latency percentiles are wrk's exact figures, printed as JSON by a Lua `done()` hook.",
+  "- CPU time is utime+stime (fields 14 and 15 of `/proc/<pid>/stat`, all threads) read just before and just after the measured run, divided by CLK_TCK; CPU µs/request = CPU seconds × 10⁶ / requests completed in that run.",
+  ($r.contenders | to_entries[] | "- CPU scope for \(.key): \(.value.cpu_scope)."),
+  "- A round is invalid when wrk reports any socket error (connect, read, write, timeout) or status error (HTTP status ≥ 400), when the upstream's `stub_status` request counter grew by less than the number of responses wrk received (the proxy answered by itself), or when a measured process exited or was respawned. A scenario with any invalid round is reported as INVALID.",
+  "- Before measuring, the scenario request is sent once through every contender with curl and must get a 2xx (and, with the default upstream, the body `ok`)."

@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are read by run.sh
+# Scenario plain-get: the cheapest possible proxied request, the baseline
+# overhead of the gateway's request path. See README.md for every variable
+# and function a scenario can define.
+
+SCENARIO_DESCRIPTION="Small GET /api/hello through a plain prefix route, no plugins; upstream answers 200 \"ok\"."
+SCENARIO_TARGET_CPU_RATIO=1.3
+
+# The request wrk sends (and curl pre-checks).
+SCENARIO_METHOD=GET
+SCENARIO_PATH=/api/hello
+SCENARIO_HEADERS=()
+
+# Gatehouse: everything after the generated `gatehouse:` section.
+scenario_gatehouse_config() {
+    cat <<'EOF'
+services:
+  - name: backend
+    url: http://@UPSTREAM@
+    routes:
+      - name: api
+        paths: [/api]
+        strip_path: false
+EOF
+}
+
+# nginx: location block(s) inside the proxy's server {}. proxy_pass without a
+# URI keeps the original path, like strip_path: false.
+scenario_nginx_locations() {
+    cat <<'EOF'
+location /api {
+    proxy_pass http://@NGINX_UPSTREAM@;
+}
+EOF
+}
