@@ -4,5 +4,6 @@ mod harness;
 mod harness_selftest;
 
 mod cli;
+mod lifecycle;
 mod proxy;
 mod routing;
