@@ -1,11 +1,12 @@
 //! Reading files, the `gatehouse:` section, and assembling the plan.
 
-use crate::de::{from_node, Raw};
+use crate::de::from_node;
 use crate::diag::{Mark, Report};
 use crate::entities::Entities;
 use crate::model::Document;
 use crate::node;
 use crate::plan::{Plan, ServerSettings};
+use crate::raw::Raw;
 use crate::section::{GatehouseConf, TimeoutsConf};
 use crate::Diagnostics;
 use gatehouse_access::{CidrSet, RealIpHeader, RealIpResolver};

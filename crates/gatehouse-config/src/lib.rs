@@ -18,6 +18,7 @@ mod model;
 mod node;
 mod plan;
 mod plugins;
+mod raw;
 mod section;
 
 pub use diag::{Diagnostic, Diagnostics, Mark};

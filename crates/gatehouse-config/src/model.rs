@@ -9,7 +9,7 @@
 // accepted by the model but read by nobody.
 #![allow(dead_code)]
 
-use crate::de::Raw;
+use crate::raw::Raw;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::collections::BTreeMap;

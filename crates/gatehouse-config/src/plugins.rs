@@ -2,9 +2,9 @@
 //! gateway enforces: a security plugin silently ignored would leave a hole
 //! the operator believes is closed.
 
-use crate::de::Raw;
 use crate::diag::{suggest, Report};
 use crate::model::PluginConf;
+use crate::raw::Raw;
 
 /// Plugins on the roadmap: refused for now with "not supported yet".
 const PLANNED: &[&str] = &[

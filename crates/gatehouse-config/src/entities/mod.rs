@@ -6,10 +6,10 @@ mod services;
 mod upstreams;
 
 use crate::compile::UpstreamDefaults;
-use crate::de::Raw;
 use crate::diag::{Mark, Report};
 use crate::plan::{Consumer, Route, Service, Upstream};
 use crate::plugins;
+use crate::raw::Raw;
 use gatehouse_router::{RouteSpec, RouteSpecError, Router};
 use std::collections::HashMap;
 

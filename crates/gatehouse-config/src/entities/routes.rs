@@ -1,11 +1,11 @@
 //! Routes and consumers.
 
 use super::{check_name, not_supported, Entities};
-use crate::de::Raw;
 use crate::diag::suggest;
 use crate::model::{ConsumerConf, RouteConf};
 use crate::plan::{Consumer, Protocols, Route};
 use crate::plugins;
+use crate::raw::Raw;
 use gatehouse_router::{RouteSpec, Router};
 
 impl Entities<'_> {

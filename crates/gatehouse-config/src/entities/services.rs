@@ -2,10 +2,10 @@
 
 use super::{check_name, not_supported, Entities};
 use crate::address::{self, Scheme};
-use crate::de::Raw;
 use crate::model::ServiceConf;
 use crate::plan::{Backend, HttpBackend, MockResponse, Service};
 use crate::plugins;
+use crate::raw::Raw;
 use gatehouse_router::{Pool, TargetSpec};
 use std::sync::Arc;
 use std::time::Duration;

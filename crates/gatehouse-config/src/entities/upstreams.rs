@@ -2,9 +2,9 @@
 
 use super::{not_supported, Entities};
 use crate::address::{self, Scheme};
-use crate::de::Raw;
 use crate::model::{ActiveConf, TargetConf, UpstreamConf};
 use crate::plan::Upstream;
+use crate::raw::Raw;
 use gatehouse_router::{ActiveCheck, Pool, TargetSpec};
 use std::sync::Arc;
 use std::time::Duration;
