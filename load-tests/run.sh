@@ -22,6 +22,8 @@ Environment (defaults in brackets):
   CONNECTIONS  wrk connections [50]
   THREADS      wrk threads [1]
   ROUNDS       interleaved rounds (nginx, gatehouse, nginx, ...) [3]
+  SKIP_CONTENDERS  contenders to leave out of every scenario, e.g. "pingora"
+               (not a scenario's baseline or subject) []
   WRK_TIMEOUT  wrk per-request timeout [2s]
   SCENARIO_SET name used in the result file names [all | scenario names]
   STRICT       1 = exit 4 when a valid scenario misses its target [0]
@@ -122,7 +124,7 @@ reset_scenario() {
 
 # load_scenario NAME : source scenarios/NAME.sh and validate it.
 load_scenario() {
-    local name=$1 fn
+    local name=$1 fn c
     reset_scenario
     SCENARIO_NAME=$name
     SCENARIO_HEADERS=()
@@ -134,6 +136,18 @@ load_scenario() {
     SCENARIO_CONTENDERS=${SCENARIO_CONTENDERS:-nginx gatehouse}
     SCENARIO_BASELINE=${SCENARIO_BASELINE:-nginx}
     SCENARIO_SUBJECT=${SCENARIO_SUBJECT:-gatehouse}
+    if [[ -n ${SKIP_CONTENDERS:-} ]]; then
+        local -a kept=()
+        for c in $SCENARIO_CONTENDERS; do
+            if [[ " $SKIP_CONTENDERS " == *" $c "* ]]; then
+                [[ $c != "$SCENARIO_BASELINE" && $c != "$SCENARIO_SUBJECT" ]] ||
+                    die "scenario $name: SKIP_CONTENDERS cannot skip $c, its baseline or subject"
+            else
+                kept+=("$c")
+            fi
+        done
+        SCENARIO_CONTENDERS=${kept[*]}
+    fi
     SCENARIO_TARGET_CPU_RATIO=${SCENARIO_TARGET_CPU_RATIO:-}
     for c in $SCENARIO_CONTENDERS; do
         fn=contender_${c//-/_}_start

@@ -27,7 +27,13 @@ contender_nginx_cpu_scope() {
 # nginx_proxy_headers_file PREFIX : write the proxy settings every proxied
 # location must have, and print the path. They are included at http level,
 # so locations inherit them; a location that sets its own proxy_set_header
-# must "include @PROXY_HEADERS@;" again (nginx does not merge them).
+# (or add_header) must "include @PROXY_HEADERS@;" again (nginx does not
+# merge them).
+#
+# The headers are the ones gatehouse sets on every proxied request, so both
+# do the same work: the forwarding headers, and a request id (nginx's
+# $request_id is, like gatehouse's, 32 random hex digits) sent upstream and
+# returned to the client.
 nginx_proxy_headers_file() {
     local file=$1/proxy_headers.conf
     cat >"$file" <<'EOF'
@@ -36,6 +42,11 @@ proxy_set_header Connection "";
 proxy_set_header Host $host;
 proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
 proxy_set_header X-Real-IP $remote_addr;
+proxy_set_header X-Forwarded-Proto $scheme;
+proxy_set_header X-Forwarded-Host $host;
+proxy_set_header X-Forwarded-Port $server_port;
+proxy_set_header X-Request-Id $request_id;
+add_header X-Request-Id $request_id always;
 EOF
     echo "$file"
 }

@@ -43,6 +43,16 @@ def summarize($ms):
               p99: ratio($s.p99_us; $base.p99_us),
               cpu_us_per_req: ratio($s.cpu_us_per_req; $base.cpu_us_per_req)}}]
          | from_entries) as $ratios
+      # The subject against every other non-baseline contender, e.g.
+      # gatehouse/pingora: what gatehouse adds on top of the Pingora floor.
+      | ($summary[$meta.subject]) as $subj
+      | ([$cs[] | select(. != $meta.baseline and . != $meta.subject) as $c | $summary[$c] as $o
+          | {key: $c, value: {
+              rps: ratio($subj.rps; $o.rps),
+              p50: ratio($subj.p50_us; $o.p50_us),
+              p99: ratio($subj.p99_us; $o.p99_us),
+              cpu_us_per_req: ratio($subj.cpu_us_per_req; $o.cpu_us_per_req)}}]
+         | from_entries) as $subject_ratios
       | ($ratios[$meta.subject].cpu_us_per_req) as $headline
       | ([$cs[] as $c | $all[] | select(.contender == $c and (.valid | not))
           | "\($c) round \(.round): \(.invalid_reasons | join("; "))"]) as $invalid
@@ -51,6 +61,7 @@ def summarize($ms):
           error: $error,
           summary: $summary,
           ratios_vs_baseline: $ratios,
+          ratios_subject_vs: $subject_ratios,
           cpu_ratio: $headline,
           invalid_reasons: $invalid,
           measurements: $all

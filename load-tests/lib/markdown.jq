@@ -36,6 +36,8 @@ def scenario_section:
   . as $s
   | $s.contenders as $cs
   | [$cs[] | select(. != $s.baseline)] as $others
+  | [$others[] | select(. != $s.subject)] as $thirds
+  | ($s.ratios_subject_vs // {}) as $sv
   | "## Scenario `\($s.name)`",
     "",
     $s.description,
@@ -46,22 +48,25 @@ def scenario_section:
     "",
     (if ($s.measurements | length) == 0 then empty else
       (row([($s.summary[$s.baseline].rounds | if . == 1 then "Single round" else "Median of \(.) rounds" end)] + $cs
-           + [$others[] | "\(.)/\($s.baseline)"])),
-      (row(["---"] + [$cs[] | "---:"] + [$others[] | "---:"])),
+           + [$others[] | "\(.)/\($s.baseline)"] + [$thirds[] | "\($s.subject)/\(.)"])),
+      (row(["---"] + [$cs[] | "---:"] + [$others[] | "---:"] + [$thirds[] | "---:"])),
       (row(["**CPU µs/request**"] + [$cs[] | $s.summary[.].cpu_us_per_req | fixed(2)]
-           + [$others[] | "**" + ($s.ratios_vs_baseline[.].cpu_us_per_req | x) + "**"])),
+           + [$others[] | "**" + ($s.ratios_vs_baseline[.].cpu_us_per_req | x) + "**"]
+           + [$thirds[] | "**" + ($sv[.].cpu_us_per_req | x) + "**"])),
       (row(["requests/s"] + [$cs[] | $s.summary[.].rps | commas]
-           + [$others[] | $s.ratios_vs_baseline[.].rps | x])),
+           + [$others[] | $s.ratios_vs_baseline[.].rps | x] + [$thirds[] | $sv[.].rps | x])),
       (row(["p50 latency (ms)"] + [$cs[] | $s.summary[.].p50_us | ms]
-           + [$others[] | $s.ratios_vs_baseline[.].p50 | x])),
+           + [$others[] | $s.ratios_vs_baseline[.].p50 | x] + [$thirds[] | $sv[.].p50 | x])),
       (row(["p99 latency (ms)"] + [$cs[] | $s.summary[.].p99_us | ms]
-           + [$others[] | $s.ratios_vs_baseline[.].p99 | x])),
+           + [$others[] | $s.ratios_vs_baseline[.].p99 | x] + [$thirds[] | $sv[.].p99 | x])),
       (row(["CPU µs/request, min–max"] + [$cs[] | $s.summary[.] | "\(.cpu_us_per_req_min | fixed(2))–\(.cpu_us_per_req_max | fixed(2))"]
-           + [$others[] | ""])),
+           + [$others[] | ""] + [$thirds[] | ""])),
       (row(["socket errors / non-2xx (all rounds)"] + [$cs[] | $s.summary[.] | "\(.socket_errors) / \(.non2xx)"]
-           + [$others[] | ""])),
+           + [$others[] | ""] + [$thirds[] | ""])),
       "",
-      "Ratios are \($s.subject)/\($s.baseline): above 1 means more CPU per request or more latency, below 1 means fewer requests/s.",
+      "Ratios are contender/\($s.baseline)"
+      + (if ($thirds | length) > 0 then " and \($s.subject)/other contender" else "" end)
+      + ": above 1 means more CPU per request or more latency, below 1 means fewer requests/s.",
       "",
       "<details><summary>Per-round measurements (run order)</summary>",
       "",
@@ -87,13 +92,18 @@ def scenario_section:
    else empty end),
   "## Summary",
   "",
-  row(["Scenario", "Subject", "CPU/request ratio vs baseline", "Target", "Verdict"]),
-  row(["---", "---", "---:", "---:", "---"]),
+  row(["Scenario", "Subject", "CPU/request ratio vs baseline", "Target", "Verdict", "Other CPU/request ratios"]),
+  row(["---", "---", "---:", "---:", "---", "---"]),
   ($r.scenarios[] | row(["`\(.name)`", "\(.subject // "–")/\(.baseline // "–")",
                          (if (.verdict == "INVALID" or .verdict == "ERROR") and .cpu_ratio != null
                           then "~~" + (.cpu_ratio | x) + "~~" else (.cpu_ratio | x) end),
                          (if .target_cpu_ratio == null then "–" else "≤ " + (.target_cpu_ratio | x) end),
-                         "**\(.verdict)**"])),
+                         "**\(.verdict)**",
+                         (. as $s
+                          | [($s.contenders // [])[] | select(. != $s.baseline and . != $s.subject)
+                             | "\(.)/\($s.baseline) \($s.ratios_vs_baseline[.].cpu_us_per_req | x)",
+                               "\($s.subject)/\(.) \(($s.ratios_subject_vs // {})[.].cpu_us_per_req | x)"]
+                          | if length == 0 then "–" else join(", ") end)])),
   "",
   ($r.scenarios[] | scenario_section),
   "## Machine",
@@ -121,7 +131,10 @@ def scenario_section:
   "",
   "## Method",
   "",
-  "- Everything runs on 127.0.0.1: a private single-worker nginx upstream answering `200 ok` (keepalive, no access log), nginx as a plain reverse proxy (upstream keepalive 64, HTTP/1.1, Host/X-Forwarded-For/X-Real-IP set, no access log) and gatehouse, both with the same number of workers, and `wrk --latency` as the client.",
+  "- Everything runs on 127.0.0.1: a private single-worker nginx upstream answering `200 ok` (keepalive, no access log), nginx as a plain reverse proxy (upstream keepalive 64, HTTP/1.1, no access log, setting the same headers as gatehouse: Host, X-Forwarded-For/-Proto/-Host/-Port, X-Real-IP, and an X-Request-Id upstream and in the response) and gatehouse, both with the same number of workers, and `wrk --latency` as the client.",
+  (if $r.contenders.pingora then
+     "- pingora (where a scenario lists it): `crates/gatehouse/examples/pingora_baseline.rs`, a Pingora proxy with no logic of its own (same Pingora version, features and allocator as gatehouse, same thread count, no timeouts, no added headers) forwarding every request unchanged: the floor gatehouse is built on. gatehouse/pingora is what gatehouse adds, pingora/nginx what Pingora itself costs."
+   else empty end),
   "- Each round measures every contender in turn (\($r.scenarios[0].contenders // [] | join(", "))), each with a warm-up run followed by the measured run; the tables show the median over the rounds.",
   "- Requests/s and latency percentiles are wrk's exact figures, printed as JSON by a Lua `done()` hook.",
   "- CPU time is utime+stime (fields 14 and 15 of `/proc/<pid>/stat`, all threads) read just before and just after the measured run, divided by CLK_TCK; CPU µs/request = CPU seconds × 10⁶ / requests completed in that run.",

@@ -6,6 +6,9 @@
 
 SCENARIO_DESCRIPTION="Small GET /api/hello through a plain prefix route, no plugins; upstream answers 200 \"ok\"."
 SCENARIO_TARGET_CPU_RATIO=1.3
+# pingora: the Pingora floor (contenders/pingora.sh), for gatehouse/pingora
+# and pingora/nginx. Scenarios with plugins (JWT, WAF) leave it out.
+SCENARIO_CONTENDERS="nginx pingora gatehouse"
 
 # The request wrk sends (and curl pre-checks).
 SCENARIO_METHOD=GET

@@ -108,6 +108,11 @@ http {
     proxy_set_header Host \$host;
     proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     proxy_set_header X-Real-IP \$remote_addr;
+    proxy_set_header X-Forwarded-Proto \$scheme;
+    proxy_set_header X-Forwarded-Host \$host;
+    proxy_set_header X-Forwarded-Port \$server_port;
+    proxy_set_header X-Request-Id \$request_id;
+    add_header X-Request-Id \$request_id always;
     server {
         listen $listen;
 $locations    }

@@ -1,8 +1,8 @@
 //! The first stage of every request: who is the client, which request id,
 //! which route. Runs in `early_request_filter`; it decides but never writes.
 
-use crate::ctx::RequestCtx;
-use gatehouse_core::{generate_request_id, is_acceptable_request_id, Rejection, REQUEST_ID_HEADER};
+use crate::ctx::{RequestCtx, RequestId};
+use gatehouse_core::{is_acceptable_request_id, Rejection, REQUEST_ID_HEADER};
 use gatehouse_router::normalize_path;
 use pingora::http::RequestHeader;
 use std::borrow::Cow;
@@ -25,18 +25,15 @@ pub fn identify(req: &RequestHeader, peer: Option<IpAddr>, ctx: &mut RequestCtx)
 /// An incoming `X-Request-Id` is kept only from a trusted proxy and only
 /// when it is well-formed; otherwise a fresh one is generated, so a client
 /// cannot plant ids (or log-injection payloads) in our logs.
-fn request_id(req: &RequestHeader, trusted: bool) -> String {
+fn request_id(req: &RequestHeader, trusted: bool) -> RequestId {
     if trusted {
         if let Some(v) = req.headers.get(REQUEST_ID_HEADER) {
             if is_acceptable_request_id(v.as_bytes()) {
-                // Acceptable ids are ASCII, so this cannot fail.
-                if let Ok(s) = v.to_str() {
-                    return s.to_string();
-                }
+                return RequestId::new(v.clone());
             }
         }
     }
-    generate_request_id()
+    RequestId::generate()
 }
 
 fn route(req: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Rejection> {

@@ -12,6 +12,7 @@ use gatehouse_config::Backend;
 use gatehouse_core::{Rejection, REQUEST_ID_HEADER};
 use gatehouse_metrics::UpstreamErrorKind;
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::modules::http::HttpModules;
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorType, Result};
@@ -53,6 +54,12 @@ impl ProxyHttp for Gateway {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::new(self.runtime.clone())
     }
+
+    /// No downstream modules. Pingora's default is a response compression
+    /// module at level 0: it never compresses (gatehouse does not enable
+    /// it per request) but still costs a module context and boxed filter
+    /// calls on every request.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     async fn early_request_filter(
         &self,
@@ -182,7 +189,7 @@ impl ProxyHttp for Gateway {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        response.insert_header(REQUEST_ID_HEADER, ctx.request_id.as_str())
+        response.insert_header(REQUEST_ID_HEADER, ctx.request_id.header_value())
     }
 
     async fn fail_to_proxy(

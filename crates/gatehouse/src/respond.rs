@@ -18,7 +18,7 @@ const ECHO_BODY_LIMIT: usize = 1024 * 1024;
 /// Writes `rejection` as `{"message": ..., "request_id": ...}`.
 pub async fn reject(session: &mut Session, ctx: &RequestCtx, rejection: &Rejection) -> Result<()> {
     ctx.rt.metrics.rejection(rejection.code);
-    let body = rejection.body(&ctx.request_id);
+    let body = rejection.body(ctx.request_id.as_str());
     let mut headers: Vec<(&str, &str)> = vec![("content-type", ERROR_CONTENT_TYPE)];
     headers.extend(rejection.headers.iter().map(|(k, v)| (*k, v.as_str())));
     if rejection.close {
@@ -41,7 +41,7 @@ pub async fn send(
         resp.append_header(k.to_string(), *v)?;
     }
     resp.insert_header("content-length", body.len().to_string())?;
-    resp.insert_header(REQUEST_ID_HEADER, ctx.request_id.as_str())?;
+    resp.insert_header(REQUEST_ID_HEADER, ctx.request_id.header_value())?;
     let head = session.req_header().method == Method::HEAD;
     session
         .write_response_header(Box::new(resp), head || body.is_empty())
@@ -98,7 +98,7 @@ pub async fn echo(session: &mut Session, ctx: &RequestCtx, listener: Listener) -
         "client_ip": ctx.client.map(|c| c.ip.to_string()),
         "route": route,
         "service": service,
-        "request_id": ctx.request_id,
+        "request_id": ctx.request_id.as_str(),
     });
     let mut out = serde_json::to_vec_pretty(&seen).unwrap_or_default();
     out.push(b'\n');

@@ -1,7 +1,8 @@
 //! What a request runs on: the plan and the metric handles bound to it.
 
-use gatehouse_config::Plan;
+use gatehouse_config::{Backend, Plan};
 use gatehouse_metrics::{Metrics, RouteMetrics, NO_ROUTE};
+use http::HeaderValue;
 use std::sync::Arc;
 
 /// A compiled plan plus per-route metric handles, shared behind an `Arc`.
@@ -12,18 +13,35 @@ pub struct Runtime {
     /// Parallel to `plan.routes`.
     route_metrics: Vec<RouteMetrics>,
     unmatched: RouteMetrics,
+    /// Parallel to `plan.services`: the `Host` value for HTTP backends,
+    /// built once rather than per request. `None` for other backends, or
+    /// when the host is not a valid header value (forwarding reports it).
+    upstream_hosts: Vec<Option<HeaderValue>>,
 }
 
 impl Runtime {
     pub fn new(plan: Plan, metrics: Arc<Metrics>) -> Runtime {
         let route_metrics = plan.routes.iter().map(|r| metrics.route(&r.name)).collect();
         let unmatched = metrics.route(NO_ROUTE);
+        let upstream_hosts = plan
+            .services
+            .iter()
+            .map(|s| match &s.backend {
+                Backend::Http(b) => HeaderValue::from_str(&b.host_header).ok(),
+                _ => None,
+            })
+            .collect();
         Runtime {
             plan,
             metrics,
             route_metrics,
             unmatched,
+            upstream_hosts,
         }
+    }
+
+    pub fn upstream_host(&self, service: usize) -> Option<&HeaderValue> {
+        self.upstream_hosts.get(service)?.as_ref()
     }
 
     pub fn route_metrics(&self, route: Option<usize>) -> &RouteMetrics {
