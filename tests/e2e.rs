@@ -5,5 +5,6 @@ mod harness_selftest;
 
 mod cli;
 mod lifecycle;
+mod protocol;
 mod proxy;
 mod routing;

@@ -163,7 +163,7 @@ fn dot_segments_cannot_escape_a_route() {
 
     let r = gw.get("/api/users/%zz");
     assert_eq!(r.status, 400);
-    assert_eq!(r.json()["message"], "Bad request: invalid path");
+    assert_eq!(r.json()["message"], "Bad Request: invalid request target");
     assert_eq!(up.count(), 1);
 }
 

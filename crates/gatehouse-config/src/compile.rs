@@ -7,7 +7,7 @@ use crate::model::Document;
 use crate::node;
 use crate::plan::{Plan, ServerSettings};
 use crate::raw::Raw;
-use crate::section::{GatehouseConf, TimeoutsConf};
+use crate::section::{GatehouseConf, HttpConf, TimeoutsConf};
 use crate::Diagnostics;
 use gatehouse_access::{CidrSet, RealIpHeader, RealIpResolver};
 use std::net::SocketAddr;
@@ -19,6 +19,12 @@ const DEFAULT_LISTENER: &str = "0.0.0.0:8000";
 const DEFAULT_ADMIN: &str = "127.0.0.1:8100";
 const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(75);
+/// nginx `client_header_timeout`.
+const DEFAULT_CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pingora's HTTP/1 parser refuses heads with more fields than this.
+const MAX_HEADERS_CAP: usize = 256;
+/// Pingora's HTTP/1 parser refuses heads larger than this (1 MiB - 1).
+const MAX_HEAD_CAP: usize = 1_048_575;
 const FORMAT_VERSIONS: &[&str] = &["1.1", "2.1", "3.0"];
 
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, Diagnostics> {
@@ -358,6 +364,7 @@ fn compile_section(c: &GatehouseConf, raw: Option<&Raw>, report: &Report) -> Opt
             ("read", t.read),
             ("write", t.write),
             ("keepalive", t.keepalive),
+            ("client_header", t.client_header),
         ] {
             if v.is_some_and(|d| d.0.is_zero()) {
                 traw.error_at(report, key, "must be greater than 0");
@@ -369,6 +376,11 @@ fn compile_section(c: &GatehouseConf, raw: Option<&Raw>, report: &Report) -> Opt
         .as_ref()
         .and_then(|t| t.keepalive)
         .map_or(DEFAULT_KEEPALIVE, |d| d.0);
+    let client_header_timeout = c
+        .timeouts
+        .as_ref()
+        .and_then(|t| t.client_header)
+        .map_or(DEFAULT_CLIENT_HEADER_TIMEOUT, |d| d.0);
     for (key, value) in [
         ("pid_file", &c.pid_file),
         ("upgrade_sock", &c.upgrade_sock),
@@ -378,6 +390,7 @@ fn compile_section(c: &GatehouseConf, raw: Option<&Raw>, report: &Report) -> Opt
             root.error_at(report, key, "must not be empty");
         }
     }
+    let http_limits = http_limits(c.http.as_ref(), &root, report);
     let server = ServerSettings {
         workers,
         pid_file: c
@@ -394,6 +407,8 @@ fn compile_section(c: &GatehouseConf, raw: Option<&Raw>, report: &Report) -> Opt
         grace_period: c.grace_period.map(|d| d.0),
         graceful_shutdown_timeout: c.graceful_shutdown_timeout.map(|d| d.0),
         keepalive,
+        client_header_timeout,
+        http_limits,
     };
     if report.len() > errors_before {
         return None;
@@ -404,6 +419,66 @@ fn compile_section(c: &GatehouseConf, raw: Option<&Raw>, report: &Report) -> Opt
         admin,
         real_ip,
     })
+}
+
+/// The request head limits, nginx's defaults unless set. A limit of 0
+/// would refuse every request, so it is an error.
+fn http_limits(conf: Option<&HttpConf>, root: &Raw, report: &Report) -> gatehouse_protocol::Limits {
+    let mut limits = gatehouse_protocol::Limits::default();
+    let Some(c) = conf else { return limits };
+    let http = root.child("http");
+    let set = |key: &str, value: Option<usize>, field: &mut usize| match value {
+        Some(0) => {
+            if let Some(h) = &http {
+                h.error_at(report, key, "must be greater than 0");
+            }
+        }
+        Some(v) => *field = v,
+        None => {}
+    };
+    set(
+        "max_request_line",
+        c.max_request_line.map(|s| s.0),
+        &mut limits.max_request_line,
+    );
+    set(
+        "max_header_line",
+        c.max_header_line.map(|s| s.0),
+        &mut limits.max_header_line,
+    );
+    set(
+        "max_header_section",
+        c.max_header_section.map(|s| s.0),
+        &mut limits.max_header_section,
+    );
+    set("max_headers", c.max_headers, &mut limits.max_headers);
+    // Above these the proxy's own parser would refuse the head with a
+    // bare 400 of its own, so they are the real ceilings.
+    if let Some(h) = &http {
+        if limits.max_headers > MAX_HEADERS_CAP {
+            h.error_at(
+                report,
+                "max_headers",
+                format!("must be at most {MAX_HEADERS_CAP}"),
+            );
+        }
+        let head = limits.max_request_line + limits.max_header_section;
+        if head > MAX_HEAD_CAP {
+            let key = if c.max_header_section.is_some() {
+                "max_header_section"
+            } else {
+                "max_request_line"
+            };
+            h.error_at(
+                report,
+                key,
+                format!(
+                    "max_request_line + max_header_section must be at most {MAX_HEAD_CAP} bytes"
+                ),
+            );
+        }
+    }
+    limits
 }
 
 /// RFC 9110 token characters, as header names must be.

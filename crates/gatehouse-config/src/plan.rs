@@ -37,6 +37,11 @@ pub struct ServerSettings {
     pub graceful_shutdown_timeout: Option<Duration>,
     /// Client keep-alive idle timeout.
     pub keepalive: Duration,
+    /// How long a client may take to send a request head once it started
+    /// (nginx `client_header_timeout`).
+    pub client_header_timeout: Duration,
+    /// Request head limits for the protocol checks.
+    pub http_limits: gatehouse_protocol::Limits,
 }
 
 pub struct Route {

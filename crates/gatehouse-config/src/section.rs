@@ -33,6 +33,23 @@ pub struct GatehouseConf {
     pub grace_period: Option<DurationValue>,
     /// How long in-flight requests get to finish on shutdown.
     pub graceful_shutdown_timeout: Option<DurationValue>,
+    /// HTTP/1.1 request head limits.
+    pub http: Option<HttpConf>,
+}
+
+/// Request head limits, with nginx's meanings and defaults
+/// (`large_client_header_buffers 4 8k`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConf {
+    /// Longest request line; longer is 414. Default `8k`.
+    pub max_request_line: Option<SizeValue>,
+    /// Longest single header line; longer is 431. Default `8k`.
+    pub max_header_line: Option<SizeValue>,
+    /// Largest header section; larger is 431. Default `32k`.
+    pub max_header_section: Option<SizeValue>,
+    /// Most header lines; more is 431. Default 100.
+    pub max_headers: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +78,9 @@ pub struct TimeoutsConf {
     pub write: Option<DurationValue>,
     /// nginx `keepalive_timeout` for client connections, default 75s.
     pub keepalive: Option<DurationValue>,
+    /// nginx `client_header_timeout`: time to receive a whole request
+    /// head, default 60s.
+    pub client_header: Option<DurationValue>,
 }
 
 /// A duration written nginx-style: `500ms`, `30s`, `5m`, `1h`, `1d`, or a
@@ -89,6 +109,49 @@ impl<'de> Deserialize<'de> for DurationValue {
     }
 }
 
+/// A size written nginx-style: `512`, `8k`, `1m` (bytes, KiB, MiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeValue(pub usize);
+
+impl<'de> Deserialize<'de> for SizeValue {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SizeValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size such as `512`, `8k` or `1m`")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SizeValue, E> {
+                usize::try_from(v)
+                    .map(SizeValue)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SizeValue, E> {
+                parse_size(v).map(SizeValue).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size such as `512`, `8k` or `1m`"))?;
+    let factor = match unit.to_ascii_lowercase().as_str() {
+        "" => 1,
+        "k" => 1024,
+        "m" => 1024 * 1024,
+        "g" => 1024 * 1024 * 1024,
+        _ => return Err(format!("unknown size unit `{unit}` (use k, m or g)")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("size `{s}` is too large"))
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -115,6 +178,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert_eq!(parse_size("8k").unwrap(), 8192);
+        assert_eq!(parse_size("8K").unwrap(), 8192);
+        assert_eq!(parse_size("1m").unwrap(), 1 << 20);
+        assert!(parse_size("8kb").unwrap_err().contains("unit"));
+        assert!(parse_size("k").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -257,3 +257,43 @@ fn disabled_service_routes_are_not_matched() {
     assert!(plan.router.find(None, "/a", "GET").is_none());
     assert!(plan.router.find(None, "/b", "GET").is_some());
 }
+
+#[test]
+fn http_limits_and_client_header_timeout() {
+    let plan = ok("gatehouse:\n  http:\n    max_request_line: 4k\n    max_header_line: 2048\n    max_header_section: 16k\n    max_headers: 50\n  timeouts:\n    client_header: 10s\n");
+    let l = plan.server.http_limits;
+    assert_eq!(
+        (
+            l.max_request_line,
+            l.max_header_line,
+            l.max_header_section,
+            l.max_headers
+        ),
+        (4096, 2048, 16384, 50)
+    );
+    assert_eq!(plan.server.client_header_timeout.as_secs(), 10);
+    let defaults = ok("services: []\n");
+    assert_eq!(
+        defaults.server.http_limits,
+        gatehouse_protocol::Limits::default()
+    );
+    assert_eq!(defaults.server.client_header_timeout.as_secs(), 60);
+
+    let errs = errors("gatehouse:\n  http:\n    max_headers: 0\n    max_header_section: 2m\n    max_header_size: 1k\n");
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert_eq!(
+        errs[0],
+        "g.yaml:3:18: gatehouse.http.max_headers: must be greater than 0"
+    );
+    assert!(errs[1].starts_with("g.yaml:4:25: gatehouse.http.max_header_section: max_request_line + max_header_section must be at most"), "{}", errs[1]);
+    assert!(
+        errs[2].starts_with("g.yaml:5:5: gatehouse.http.max_header_size: unknown key"),
+        "{}",
+        errs[2]
+    );
+    let errs = errors("gatehouse:\n  http:\n    max_headers: 300\n");
+    assert_eq!(
+        errs,
+        vec!["g.yaml:3:18: gatehouse.http.max_headers: must be at most 256"]
+    );
+}

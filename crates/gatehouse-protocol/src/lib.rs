@@ -24,6 +24,7 @@
 //! assert_eq!(refused.code, "content_length_with_transfer_encoding");
 //! ```
 
+mod chunked;
 mod framing;
 mod lex;
 mod request;
@@ -31,8 +32,9 @@ mod response;
 mod target;
 mod violation;
 
+pub use chunked::ChunkedBody;
 pub use request::check_request_head;
-pub use response::check_response_head;
+pub use response::{check_response_framing, check_response_head};
 pub use violation::{Violation, CODES};
 
 /// Size limits for a request head. Defaults mirror nginx's
@@ -104,14 +106,19 @@ pub struct RequestHead<'a> {
     pub version: HttpVersion,
     pub target_form: TargetForm,
     /// The host the request is for: the target's authority for absolute and
-    /// authority forms (RFC 9112 3.2.2: it wins over Host), else the single
+    /// authority forms (which must then equal Host), else the single
     /// Host value (OWS-trimmed); `None` only for HTTP/1.0 without Host.
     pub host: Option<&'a [u8]>,
     pub framing: Framing,
+    /// Bytes of the head, up to and including its empty line.
+    pub len: usize,
     /// Number of field lines in the head.
     pub header_count: usize,
     /// An `Upgrade` header lists `h2c`; the gateway decides what to do.
     pub upgrade_h2c: bool,
+    /// A WebSocket handshake (RFC 6455 4.1): HTTP/1.1 GET with `Upgrade`
+    /// listing `websocket` and `Connection` listing `upgrade`.
+    pub upgrade_websocket: bool,
     /// `Expect: 100-continue` on HTTP/1.1 (ignored on 1.0, RFC 9110 10.1.1).
     pub expect_continue: bool,
 }

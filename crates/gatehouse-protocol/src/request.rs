@@ -44,6 +44,14 @@ pub fn check_request_head<'a>(
     if seen.host.is_none() && version == HttpVersion::Http11 {
         return Err(v::MISSING_HOST);
     }
+    // RFC 9112 3.2.2 says to ignore such a Host; a proxy behind us might
+    // not, so the two names could route differently. Refused, byte for
+    // byte as the proxy's own parser compares them.
+    if let (Some(authority), Some(host)) = (target_host, seen.host) {
+        if authority != host {
+            return Err(v::HOST_AUTHORITY_MISMATCH);
+        }
+    }
     Ok(RequestHead {
         method,
         target,
@@ -51,8 +59,13 @@ pub fn check_request_head<'a>(
         target_form,
         host: target_host.or(seen.host),
         framing: seen.framing(version)?,
+        len: fields.pos(),
         header_count: seen.count,
         upgrade_h2c: seen.upgrade_h2c,
+        upgrade_websocket: seen.upgrade_websocket
+            && seen.connection_upgrade
+            && version == HttpVersion::Http11
+            && method == b"GET",
         expect_continue: seen.expect_continue && version == HttpVersion::Http11,
     })
 }
@@ -132,8 +145,23 @@ struct Seen<'a> {
     content_length: Option<u64>,
     transfer_encoding: Option<&'a [u8]>,
     upgrade_h2c: bool,
+    upgrade_websocket: bool,
+    connection_upgrade: bool,
+    connection_options: usize,
     expect_continue: bool,
 }
+
+/// Pingora refuses ten or more `Connection` options.
+const MAX_CONNECTION_OPTIONS: usize = 9;
+
+/// Fields a `Connection` option may not remove: the routing host and the
+/// forwarding fields the gateway sets for the service.
+const PROTECTED_FIELDS: [&[u8]; 4] = [
+    b"host",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+];
 
 impl<'a> Seen<'a> {
     /// Dispatches on the name length first so most fields cost one compare.
@@ -167,11 +195,37 @@ impl<'a> Seen<'a> {
             7 if field.is(b"upgrade") => {
                 self.upgrade_h2c |=
                     list_elements(field.value).any(|p| p.eq_ignore_ascii_case(b"h2c"));
+                // Exactly `websocket`, as the proxy's upgrade policy wants it.
+                self.upgrade_websocket |= field.value.eq_ignore_ascii_case(b"websocket");
             }
+            10 if field.is(b"connection") => self.connection(field.value)?,
             6 if field.is(b"expect") => {
                 self.expect_continue |= field.value.eq_ignore_ascii_case(b"100-continue");
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// `Connection` options name fields to drop before forwarding. They
+    /// must be tokens, few, and never a field the gateway itself relies
+    /// on upstream (the proxy would otherwise refuse the request only
+    /// after connecting to the service).
+    fn connection(&mut self, value: &[u8]) -> Result<(), Violation> {
+        for option in list_elements(value).filter(|o| !o.is_empty()) {
+            self.connection_options += 1;
+            if self.connection_options > MAX_CONNECTION_OPTIONS
+                || !option.iter().all(|&b| is_tchar(b))
+            {
+                return Err(v::INVALID_CONNECTION_OPTION);
+            }
+            if PROTECTED_FIELDS
+                .iter()
+                .any(|p| option.eq_ignore_ascii_case(p))
+            {
+                return Err(v::PROTECTED_CONNECTION_OPTION);
+            }
+            self.connection_upgrade |= option.eq_ignore_ascii_case(b"upgrade");
         }
         Ok(())
     }

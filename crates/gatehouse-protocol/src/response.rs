@@ -19,27 +19,64 @@ pub fn check_response_head(
     let (http10, status) = parse_status_line(line)?;
 
     let mut fields = Fields::new(raw, used, usize::MAX);
-    let mut content_length = None;
-    let mut transfer_encoding = None;
+    let mut content_length: Option<&[u8]> = None;
+    let mut transfer_encoding: Option<&[u8]> = None;
     while let Some(field) = fields.next_field().map_err(line_violation)? {
-        if field.is(b"content-length") {
-            if content_length.is_some() {
-                return Err(v::UPSTREAM_DUPLICATE_CONTENT_LENGTH);
-            }
-            // Validated even where it is ignored (1xx/204/304/HEAD): a
-            // broken value is a broken upstream either way.
-            let n = framing::content_length(field.value).map_err(|e| match e {
-                LengthError::List => v::UPSTREAM_DUPLICATE_CONTENT_LENGTH,
-                LengthError::Invalid => v::UPSTREAM_INVALID_CONTENT_LENGTH,
-            })?;
-            content_length = Some(n);
+        let slot = if field.is(b"content-length") {
+            &mut content_length
         } else if field.is(b"transfer-encoding") {
-            if transfer_encoding.is_some() {
-                return Err(v::UPSTREAM_INVALID_TRANSFER_ENCODING);
-            }
-            transfer_encoding = Some(field.value);
+            &mut transfer_encoding
+        } else {
+            continue;
+        };
+        if slot.is_some() {
+            return Err(if field.is(b"content-length") {
+                v::UPSTREAM_DUPLICATE_CONTENT_LENGTH
+            } else {
+                v::UPSTREAM_INVALID_TRANSFER_ENCODING
+            });
         }
+        *slot = Some(field.value);
     }
+    check_response_framing(
+        status,
+        http10,
+        request_method,
+        content_length.into_iter(),
+        transfer_encoding.into_iter(),
+    )
+}
+
+/// The framing rules of [`check_response_head`] on an already parsed
+/// response: the values of every `Content-Length` and `Transfer-Encoding`
+/// field line, in order. For a proxy whose HTTP client has parsed the head
+/// already (values must be OWS-trimmed, as parsers deliver them).
+pub fn check_response_framing<'a>(
+    status: u16,
+    http10: bool,
+    request_method: &[u8],
+    mut content_lengths: impl Iterator<Item = &'a [u8]>,
+    mut transfer_encodings: impl Iterator<Item = &'a [u8]>,
+) -> Result<ResponseFraming, Violation> {
+    let content_length = match content_lengths.next() {
+        None => None,
+        Some(_) if content_lengths.next().is_some() => {
+            return Err(v::UPSTREAM_DUPLICATE_CONTENT_LENGTH)
+        }
+        // Validated even where it is ignored (1xx/204/304/HEAD): a
+        // broken value is a broken upstream either way.
+        Some(value) => Some(framing::content_length(value).map_err(|e| match e {
+            LengthError::List => v::UPSTREAM_DUPLICATE_CONTENT_LENGTH,
+            LengthError::Invalid => v::UPSTREAM_INVALID_CONTENT_LENGTH,
+        })?),
+    };
+    let transfer_encoding = match transfer_encodings.next() {
+        None => None,
+        Some(_) if transfer_encodings.next().is_some() => {
+            return Err(v::UPSTREAM_INVALID_TRANSFER_ENCODING)
+        }
+        Some(value) => Some(value),
+    };
 
     let no_body_status = status < 200 || status == 204 || status == 304;
     if let Some(te) = transfer_encoding {

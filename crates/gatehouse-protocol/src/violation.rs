@@ -25,6 +25,13 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
+impl Violation {
+    /// The head checked so far is fine but has not ended yet: read more.
+    pub fn is_incomplete(&self) -> bool {
+        self.code == INCOMPLETE_HEAD.code
+    }
+}
+
 const fn v(status: u16, code: &'static str, message: &'static str) -> Violation {
     Violation {
         status,
@@ -121,6 +128,18 @@ pub(crate) const HEADER_SECTION_TOO_LARGE: Violation = v(
 pub(crate) const TOO_MANY_HEADERS: Violation =
     v(431, "too_many_headers", "Request Header Fields Too Large");
 
+// Connection options.
+pub(crate) const INVALID_CONNECTION_OPTION: Violation = v(
+    400,
+    "invalid_connection_option",
+    "Bad Request: invalid Connection header",
+);
+pub(crate) const PROTECTED_CONNECTION_OPTION: Violation = v(
+    400,
+    "protected_connection_option",
+    "Bad Request: Connection names a field that cannot be removed",
+);
+
 // Host.
 pub(crate) const MISSING_HOST: Violation =
     v(400, "missing_host", "Bad Request: missing Host header");
@@ -128,6 +147,11 @@ pub(crate) const DUPLICATE_HOST: Violation = v(
     400,
     "duplicate_host",
     "Bad Request: more than one Host header",
+);
+pub(crate) const HOST_AUTHORITY_MISMATCH: Violation = v(
+    400,
+    "host_authority_mismatch",
+    "Bad Request: Host differs from the request-target authority",
 );
 pub(crate) const INVALID_HOST: Violation =
     v(400, "invalid_host", "Bad Request: invalid Host header");
@@ -174,6 +198,27 @@ pub(crate) const UNSUPPORTED_TRANSFER_CODING: Violation = v(
     "Not Implemented: unsupported transfer coding",
 );
 
+// Chunked request bodies.
+pub(crate) const INVALID_CHUNK_SIZE: Violation =
+    v(400, "invalid_chunk_size", "Bad Request: invalid chunk size");
+pub(crate) const INVALID_CHUNK_EXTENSION: Violation = v(
+    400,
+    "invalid_chunk_extension",
+    "Bad Request: invalid chunk extension",
+);
+pub(crate) const INVALID_CHUNK_DELIMITER: Violation = v(
+    400,
+    "invalid_chunk_delimiter",
+    "Bad Request: chunk not followed by CRLF",
+);
+pub(crate) const INVALID_TRAILER: Violation =
+    v(400, "invalid_trailer", "Bad Request: invalid trailer field");
+pub(crate) const TRAILER_TOO_LARGE: Violation = v(
+    400,
+    "trailer_too_large",
+    "Bad Request: trailer section too large",
+);
+
 // Upstream responses: the client learns nothing beyond "Bad Gateway".
 pub(crate) const UPSTREAM_INCOMPLETE_HEAD: Violation =
     v(502, "upstream_incomplete_head", "Bad Gateway");
@@ -204,7 +249,7 @@ pub(crate) const UPSTREAM_TRANSFER_ENCODING_WITHOUT_BODY: Violation = v(
 );
 
 /// Every violation the crate can return; [`CODES`] is derived from it.
-pub(crate) const ALL: [Violation; 47] = [
+pub(crate) const ALL: [Violation; 55] = [
     INCOMPLETE_HEAD,
     LEADING_EMPTY_LINES,
     BARE_LF,
@@ -229,8 +274,11 @@ pub(crate) const ALL: [Violation; 47] = [
     HEADER_LINE_TOO_LONG,
     HEADER_SECTION_TOO_LARGE,
     TOO_MANY_HEADERS,
+    INVALID_CONNECTION_OPTION,
+    PROTECTED_CONNECTION_OPTION,
     MISSING_HOST,
     DUPLICATE_HOST,
+    HOST_AUTHORITY_MISMATCH,
     INVALID_HOST,
     DUPLICATE_CONTENT_LENGTH,
     INVALID_CONTENT_LENGTH,
@@ -240,6 +288,11 @@ pub(crate) const ALL: [Violation; 47] = [
     INVALID_TRANSFER_ENCODING,
     CHUNKED_NOT_LAST,
     UNSUPPORTED_TRANSFER_CODING,
+    INVALID_CHUNK_SIZE,
+    INVALID_CHUNK_EXTENSION,
+    INVALID_CHUNK_DELIMITER,
+    INVALID_TRAILER,
+    TRAILER_TOO_LARGE,
     UPSTREAM_INCOMPLETE_HEAD,
     UPSTREAM_INVALID_STATUS_LINE,
     UPSTREAM_BARE_LF,

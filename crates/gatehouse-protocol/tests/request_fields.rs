@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{accepts, get_with, rejects};
+use common::{accepts, check, get_with, rejects};
 use gatehouse_protocol::{check_request_head, Limits};
 
 #[test]
@@ -137,6 +137,88 @@ fn upgrade_h2c_is_detected_in_lists() {
     assert!(accepts(&get_with("upgrade: websocket, H2C \r\n")).upgrade_h2c);
     assert!(!accepts(&get_with("Upgrade: websocket\r\n")).upgrade_h2c);
     assert!(!accepts(&get_with("Upgrade: h2c2\r\nX-H2c: h2c\r\n")).upgrade_h2c);
+}
+
+#[test]
+fn websocket_handshake_needs_upgrade_connection_get_and_http11() {
+    let ws = "Upgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n";
+    assert!(accepts(&get_with(ws)).upgrade_websocket);
+    assert!(!accepts(&get_with("Upgrade: websocket\r\n")).upgrade_websocket);
+    assert!(!accepts(&get_with("Connection: upgrade\r\n")).upgrade_websocket);
+    let listed = "Upgrade: websocket, foo\r\nConnection: upgrade\r\n";
+    assert!(!accepts(&get_with(listed)).upgrade_websocket);
+    let post = format!("POST / HTTP/1.1\r\nHost: a\r\n{ws}\r\n");
+    assert!(!accepts(post.as_bytes()).upgrade_websocket);
+    let old = format!("GET / HTTP/1.0\r\n{ws}\r\n");
+    assert!(!accepts(old.as_bytes()).upgrade_websocket);
+}
+
+#[test]
+fn connection_options_are_few_tokens_and_never_protected_fields() {
+    assert!(
+        !accepts(&get_with(
+            "Connection: keep-alive, X-Secret, Content-Length, TE\r\n"
+        ))
+        .upgrade_h2c
+    );
+    accepts(&get_with("Connection: a,,b, \r\n"));
+    for field in [
+        "Host",
+        "x-forwarded-for",
+        "X-Forwarded-Host",
+        "X-FORWARDED-PROTO",
+    ] {
+        rejects(
+            &get_with(&format!("Connection: close, {field}\r\n")),
+            "protected_connection_option",
+            400,
+        );
+    }
+    rejects(
+        &get_with("Connection: \"x-a\"\r\n"),
+        "invalid_connection_option",
+        400,
+    );
+    rejects(
+        &get_with("Connection: a b\r\n"),
+        "invalid_connection_option",
+        400,
+    );
+    let nine = (0..9)
+        .map(|i| format!("x-{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    accepts(&get_with(&format!("Connection: {nine}\r\n")));
+    rejects(
+        &get_with(&format!("Connection: {nine}\r\nConnection: x-9\r\n")),
+        "invalid_connection_option",
+        400,
+    );
+}
+
+#[test]
+fn head_length_stops_at_the_empty_line() {
+    let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut wire = head.to_vec();
+    wire.extend_from_slice(b"GET /next HTTP/1.1\r\n");
+    assert_eq!(accepts(&wire).len, head.len());
+    let led = b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nxyz";
+    assert_eq!(accepts(led).len, led.len() - 3);
+}
+
+#[test]
+fn partial_heads_are_incomplete_until_a_rule_breaks() {
+    let full = b"GET /a HTTP/1.1\r\nHost: a.example\r\nX-Long: vvvv\r\n\r\n";
+    for cut in 0..full.len() {
+        let v = check(&full[..cut]).unwrap_err();
+        assert!(v.is_incomplete(), "cut at {cut}: {v}");
+    }
+    // A broken line is refused before the head ends.
+    let early = check(b"GET /a HTTP/1.1\r\nBad Name: x\r\n").unwrap_err();
+    assert_eq!(early.code, "space_before_colon");
+    let long = vec![b'a'; 9000];
+    let v = check(&[b"GET /".as_slice(), &long].concat()).unwrap_err();
+    assert_eq!(v.code, "request_line_too_long");
 }
 
 #[test]

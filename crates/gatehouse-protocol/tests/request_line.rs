@@ -239,11 +239,15 @@ fn garbage_targets_are_refused() {
 }
 
 #[test]
-fn absolute_form_authority_wins_over_host() {
-    let head = accepts(b"GET http://a.example/x HTTP/1.1\r\nHost: other.example\r\n\r\n");
+fn absolute_form_authority_must_match_host() {
+    let head = accepts(b"GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n");
     assert_eq!(head.target_form, TargetForm::Absolute);
     assert_eq!(head.host, Some(&b"a.example"[..]));
-    let head = accepts(b"GET HTTPS://[::1]:8443?q HTTP/1.1\r\nHost: x\r\n\r\n");
+    for host in ["other.example", "A.example", "a.example:80"] {
+        let raw = format!("GET http://a.example/x HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        rejects(raw.as_bytes(), "host_authority_mismatch", 400);
+    }
+    let head = accepts(b"GET HTTPS://[::1]:8443?q HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n");
     assert_eq!(head.host, Some(&b"[::1]:8443"[..]));
     let head = accepts(b"GET http://a.example HTTP/1.0\r\n\r\n");
     assert_eq!(head.host, Some(&b"a.example"[..]));

@@ -258,3 +258,65 @@ fn body_bytes_after_the_head_are_ignored() {
         Ok(ResponseFraming::ContentLength(2))
     );
 }
+
+#[test]
+fn framing_of_an_already_parsed_response() {
+    use gatehouse_protocol::check_response_framing;
+    let none: [&[u8]; 0] = [];
+    let check = |status, cl: &[&[u8]], te: &[&[u8]]| {
+        check_response_framing(
+            status,
+            false,
+            b"GET",
+            cl.iter().copied(),
+            te.iter().copied(),
+        )
+    };
+    assert_eq!(
+        check(200, &[b"12"], &none),
+        Ok(ResponseFraming::ContentLength(12))
+    );
+    assert_eq!(
+        check(200, &none, &[b"chunked"]),
+        Ok(ResponseFraming::Chunked)
+    );
+    assert_eq!(check(200, &none, &none), Ok(ResponseFraming::UntilClose));
+    assert_eq!(check(204, &none, &none), Ok(ResponseFraming::None));
+    let code = |r: Result<ResponseFraming, gatehouse_protocol::Violation>| r.unwrap_err().code;
+    assert_eq!(
+        code(check(200, &[b"1", b"1"], &none)),
+        "upstream_duplicate_content_length"
+    );
+    assert_eq!(
+        code(check(200, &[b"1, 1"], &none)),
+        "upstream_duplicate_content_length"
+    );
+    assert_eq!(
+        code(check(200, &[b"-1"], &none)),
+        "upstream_invalid_content_length"
+    );
+    assert_eq!(
+        code(check(200, &[b"3"], &[b"chunked"])),
+        "upstream_content_length_with_transfer_encoding"
+    );
+    assert_eq!(
+        code(check(200, &none, &[b"gzip"])),
+        "upstream_invalid_transfer_encoding"
+    );
+    assert_eq!(
+        code(check(200, &none, &[b"chunked", b"chunked"])),
+        "upstream_invalid_transfer_encoding"
+    );
+    assert_eq!(
+        code(check(304, &none, &[b"chunked"])),
+        "upstream_transfer_encoding_without_body"
+    );
+    let http10 = check_response_framing(
+        200,
+        true,
+        b"GET",
+        none.iter().copied(),
+        [b"chunked".as_slice()].into_iter(),
+    );
+    assert_eq!(code(http10), "upstream_transfer_encoding_http10");
+}

@@ -2,8 +2,9 @@
 //! separate Pingora service on its own address (loopback by default), so
 //! it is never reachable through a proxy route.
 //!
-//! `/readyz` answers once the proxy listeners are up (the admin service
-//! starts after them). On a graceful stop Pingora closes every listener at
+//! `/readyz` answers 200 once every proxy listener accepts connections
+//! (Pingora starts the admin service with the proxy's, but a proxy bind
+//! may still be retrying while the address is in use). On a graceful stop Pingora closes every listener at
 //! once, so load balancers see refused connections rather than a 503.
 
 use crate::runtime::Runtime;
@@ -11,7 +12,9 @@ use async_trait::async_trait;
 use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct AdminApp {
     pub runtime: Arc<Runtime>,
@@ -30,6 +33,33 @@ impl AdminApp {
         rt.metrics.render()
     }
 }
+
+impl AdminApp {
+    /// Connects to each proxy listener (a wildcard address through
+    /// loopback); the probe connection closes without sending a byte.
+    async fn listeners_accept(&self) -> bool {
+        for addr in &self.runtime.plan.listeners {
+            let mut probe = *addr;
+            if probe.ip().is_unspecified() {
+                probe.set_ip(match probe.ip() {
+                    IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                    IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let connect = tokio::net::TcpStream::connect(probe);
+            if !matches!(
+                tokio::time::timeout(PROBE_TIMEOUT, connect).await,
+                Ok(Ok(_))
+            ) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// How long a readiness probe waits for a proxy listener.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
     let mut resp = Response::new(body);
@@ -50,7 +80,14 @@ impl ServeHttp for AdminApp {
         match (get, session.req_header().uri.path()) {
             (true, "/metrics") => text(StatusCode::OK, "text/plain; version=0.0.4", self.metrics()),
             (true, "/healthz") => text(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
-            (true, "/readyz") => text(StatusCode::OK, "text/plain", b"ready\n".to_vec()),
+            (true, "/readyz") if self.listeners_accept().await => {
+                text(StatusCode::OK, "text/plain", b"ready\n".to_vec())
+            }
+            (true, "/readyz") => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                b"not ready\n".to_vec(),
+            ),
             (false, "/metrics" | "/healthz" | "/readyz") => text(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "text/plain",

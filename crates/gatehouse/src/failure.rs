@@ -4,6 +4,7 @@
 
 use gatehouse_core::Rejection;
 use gatehouse_metrics::UpstreamErrorKind;
+use gatehouse_protocol::Violation;
 use pingora::{Error, ErrorSource, ErrorType};
 
 /// Status 0 means the client connection is gone and nothing can be written.
@@ -52,6 +53,12 @@ pub fn classify(e: &Error) -> (Option<Rejection>, Option<UpstreamErrorKind>) {
                 _ => (Some(invalid()), Some(UpstreamErrorKind::Other)),
             },
             ErrorSource::Downstream => match e.etype() {
+                // A chunked body that broke its grammar (see `front`).
+                T::ReadError if body_violation(e).is_some() => (
+                    body_violation(e)
+                        .map(|v| Rejection::new(v.status, v.code, v.message).closing()),
+                    None,
+                ),
                 T::ReadError | T::WriteError | T::ConnectionClosed => (None, None),
                 T::ReadTimedout => (
                     Some(Rejection::new(408, "client_timeout", "Request timeout").closing()),
@@ -72,6 +79,14 @@ pub fn classify(e: &Error) -> (Option<Rejection>, Option<UpstreamErrorKind>) {
             ),
         },
     }
+}
+
+/// The protocol violation behind a client read error, if that is what
+/// stopped the request body.
+fn body_violation(e: &Error) -> Option<Violation> {
+    let cause = e.root_cause();
+    let io = cause.downcast_ref::<std::io::Error>()?;
+    io.get_ref()?.downcast_ref::<Violation>().copied()
 }
 
 fn status_message(code: u16) -> &'static str {

@@ -7,7 +7,10 @@ use crate::inbound::matched_path;
 use gatehouse_config::Backend;
 use gatehouse_core::REQUEST_ID_HEADER;
 use gatehouse_router::upstream_path;
-use http::header::HOST;
+use http::header::{
+    HeaderName, CONNECTION, CONTENT_LENGTH, HOST, PROXY_AUTHORIZATION, TE, TRAILER,
+    TRANSFER_ENCODING, UPGRADE,
+};
 use http::{HeaderValue, Uri};
 use pingora::http::RequestHeader;
 use pingora::{Error, ErrorType, Result};
@@ -32,14 +35,31 @@ pub struct Listener {
 /// This runs for every proxied request, so header values are built
 /// without intermediate `String`s: copied from the request, cloned from
 /// values built once, or formatted on the stack.
-pub fn prepare(up: &mut RequestHeader, ctx: &RequestCtx, listener: Listener) -> Result<()> {
+///
+/// Hop-by-hop fields are already gone on the proxy path (Pingora's standard
+/// upstream request policy, which [`strip_hop_by_hop`] mirrors for `echo`);
+/// `content_length` is the client's, checked by the front, and restored
+/// if a `Connection: Content-Length` option removed it.
+pub fn prepare(
+    up: &mut RequestHeader,
+    ctx: &RequestCtx,
+    listener: Listener,
+    content_length: Option<&HeaderValue>,
+) -> Result<()> {
     let Some((route, service)) = ctx.route() else {
         return Ok(());
     };
+    normalize_framing(up, content_length)?;
+    // The authority of an absolute-form target wins over Host (RFC 9112
+    // 3.2.2); take it before the target is rewritten to origin-form.
+    let original_host = original_host(up)?;
     let matched_len = ctx.matched.map_or(0, |m| m.matched_len);
     let path = matched_path(up, ctx);
     let new_path = upstream_path(service.path.as_deref(), path, matched_len, route.strip_path);
-    if new_path != up.uri.path() {
+    // An absolute-form target (kept raw by the proxy) goes out in
+    // origin-form.
+    let absolute = up.raw_path().first() != Some(&b'/');
+    if new_path != up.uri.path() || absolute {
         let target = match up.uri.query() {
             Some(q) => format!("{new_path}?{q}"),
             None => new_path,
@@ -55,7 +75,6 @@ pub fn prepare(up: &mut RequestHeader, ctx: &RequestCtx, listener: Listener) -> 
     }
 
     let trusted = ctx.client.is_some_and(|c| c.peer_trusted);
-    let original_host = original_host(up)?;
     if let Some(c) = ctx.client {
         let xff = match up.headers.get(XFF).and_then(|v| v.to_str().ok()) {
             Some(prev) if trusted => appended_ip(prev, c.peer)?,
@@ -68,8 +87,8 @@ pub fn prepare(up: &mut RequestHeader, ctx: &RequestCtx, listener: Listener) -> 
         up.insert_header(XF_PROTO, HeaderValue::from_static(listener.scheme))?;
     }
     if !trusted || !up.headers.contains_key(XF_HOST) {
-        match original_host {
-            Some(h) => up.insert_header(XF_HOST, h)?,
+        match &original_host {
+            Some(h) => up.insert_header(XF_HOST, h.clone())?,
             None => {
                 up.remove_header(XF_HOST);
             }
@@ -83,7 +102,14 @@ pub fn prepare(up: &mut RequestHeader, ctx: &RequestCtx, listener: Listener) -> 
             }
         }
     }
-    if !route.preserve_host {
+    if route.preserve_host {
+        // Only differs from Host for an absolute-form target.
+        if let Some(h) = &original_host {
+            if up.headers.get(HOST) != Some(h) {
+                up.insert_header(HOST, h.clone())?;
+            }
+        }
+    } else {
         if let Backend::Http(b) = &service.backend {
             let host = match ctx.rt.upstream_host(route.service) {
                 Some(h) => h.clone(),
@@ -101,15 +127,95 @@ pub fn prepare(up: &mut RequestHeader, ctx: &RequestCtx, listener: Listener) -> 
 /// The host the client asked for (see `inbound::request_host`), as a
 /// value: the `Host` header is shared with the request, not copied.
 fn original_host(req: &RequestHeader) -> Result<Option<HeaderValue>> {
-    if let Some(h) = req.headers.get(HOST) {
-        if h.to_str().is_ok() {
-            return Ok(Some(h.clone()));
-        }
+    if let Some(a) = req.uri.authority() {
+        return HeaderValue::from_str(a.as_str())
+            .map(Some)
+            .map_err(invalid_value);
     }
-    req.uri
-        .authority()
-        .map(|a| HeaderValue::from_str(a.as_str()).map_err(invalid_value))
-        .transpose()
+    Ok(req
+        .headers
+        .get(HOST)
+        .filter(|h| h.to_str().is_ok())
+        .cloned())
+}
+
+/// Hop-by-hop fields (RFC 9110 7.6.1, plus the old `Keep-Alive` and
+/// `Proxy-Connection`): they describe the client's connection to us, not
+/// the request. `Proxy-Authorization` is a credential for this proxy.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("http2-settings"),
+    TE,
+    TRAILER,
+    UPGRADE,
+    PROXY_AUTHORIZATION,
+];
+
+/// What Pingora's standard upstream request policy does before
+/// `upstream_request_filter`, for requests that do not go through it
+/// (`echo`): removes hop-by-hop fields and the fields named in
+/// `Connection` (the front already refused options naming protected
+/// fields), keeping a WebSocket handshake's `Upgrade: websocket` with a
+/// clean `Connection: Upgrade`.
+pub fn strip_hop_by_hop(up: &mut RequestHeader) -> Result<()> {
+    let websocket = is_websocket_handshake(up);
+    let listed: Vec<HeaderName> = up
+        .headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|option| HeaderName::from_bytes(option.trim_ascii()).ok())
+        .collect();
+    for name in listed.iter().chain(HOP_BY_HOP.iter()) {
+        up.remove_header(name);
+    }
+    if websocket {
+        up.insert_header(CONNECTION, HeaderValue::from_static("Upgrade"))?;
+        up.insert_header(UPGRADE, HeaderValue::from_static("websocket"))?;
+    }
+    Ok(())
+}
+
+/// A WebSocket opening handshake as Pingora's policy recognises it.
+fn is_websocket_handshake(req: &RequestHeader) -> bool {
+    req.version == http::Version::HTTP_11
+        && req
+            .headers
+            .get(UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+}
+
+/// One framing, written one way. A chunked request reaches the service
+/// as `Transfer-Encoding: chunked`, written by the proxy; a request with a
+/// body length gets exactly the client's (checked) length in canonical
+/// form, even when a `Connection` option tried to remove it.
+fn normalize_framing(up: &mut RequestHeader, content_length: Option<&HeaderValue>) -> Result<()> {
+    if up.headers.contains_key(TRANSFER_ENCODING) {
+        if up.headers.get(TRANSFER_ENCODING).map(HeaderValue::as_bytes) != Some(b"chunked") {
+            up.insert_header(TRANSFER_ENCODING, HeaderValue::from_static("chunked"))?;
+        }
+        up.remove_header(&CONTENT_LENGTH);
+        return Ok(());
+    }
+    let Some(cl) = content_length else {
+        return Ok(());
+    };
+    let bytes = cl.as_bytes();
+    let canonical =
+        matches!(bytes, [b'0'] | [b'1'..=b'9', ..]) && bytes.iter().all(u8::is_ascii_digit);
+    if canonical {
+        if up.headers.get(CONTENT_LENGTH) != Some(cl) {
+            up.insert_header(CONTENT_LENGTH, cl.clone())?;
+        }
+        return Ok(());
+    }
+    let n: u64 = std::str::from_utf8(bytes.trim_ascii())
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::explain(ErrorType::InvalidHTTPHeader, "invalid Content-Length"))?;
+    up.insert_header(CONTENT_LENGTH, HeaderValue::from(n))
 }
 
 /// `ip` as a header value, formatted without the `fmt` machinery for

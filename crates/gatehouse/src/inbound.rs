@@ -48,13 +48,14 @@ fn route(req: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// The host the client asked for: the `Host` header, or the authority of
-/// an absolute-form target.
+/// The host the client asked for: the authority of an absolute-form
+/// target, which wins over `Host` (RFC 9112 3.2.2), else the `Host` header.
 pub fn request_host(req: &RequestHeader) -> Option<&str> {
-    req.headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+    req.uri.authority().map(|a| a.as_str()).or_else(|| {
+        req.headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    })
 }
 
 /// The path the router matched on.

@@ -5,12 +5,14 @@ use crate::ctx::RequestCtx;
 use crate::failure;
 use crate::forward::{self, Listener};
 use crate::inbound;
+use crate::protocol;
 use crate::respond;
 use crate::runtime::Runtime;
 use async_trait::async_trait;
 use gatehouse_config::Backend;
 use gatehouse_core::{Rejection, REQUEST_ID_HEADER};
 use gatehouse_metrics::UpstreamErrorKind;
+use http::header::CONTENT_LENGTH;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
 use pingora::prelude::HttpPeer;
@@ -24,16 +26,11 @@ const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 
 pub struct Gateway {
     runtime: Arc<Runtime>,
-    keepalive_secs: u64,
 }
 
 impl Gateway {
     pub fn new(runtime: Arc<Runtime>) -> Gateway {
-        let keepalive_secs = runtime.plan.server.keepalive.as_secs().max(1);
-        Gateway {
-            runtime,
-            keepalive_secs,
-        }
+        Gateway { runtime }
     }
 }
 
@@ -66,7 +63,8 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        session.set_keepalive(Some(self.keepalive_secs));
+        // Keep-alive is Pingora's per-request decision (HTTP/1.0, `close`);
+        // the idle time between requests is enforced by the front.
         let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -165,15 +163,17 @@ impl ProxyHttp for Gateway {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        forward::prepare(upstream_request, ctx, listener(session))
+        let content_length = session.req_header().headers.get(CONTENT_LENGTH);
+        forward::prepare(upstream_request, ctx, listener(session), content_length)
     }
 
     async fn upstream_response_filter(
         &self,
-        _session: &mut Session,
-        _upstream_response: &mut ResponseHeader,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        protocol::check_response(&session.req_header().method, upstream_response)?;
         if let Some(start) = ctx.upstream_start {
             let route = ctx.matched.map(|m| m.route);
             ctx.rt

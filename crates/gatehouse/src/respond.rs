@@ -6,6 +6,7 @@ use crate::forward::{self, Listener};
 use bytes::Bytes;
 use gatehouse_config::MockResponse;
 use gatehouse_core::{Rejection, ERROR_CONTENT_TYPE, REQUEST_ID_HEADER};
+use http::header::CONTENT_LENGTH;
 use http::Method;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
@@ -74,7 +75,9 @@ pub async fn echo(session: &mut Session, ctx: &RequestCtx, listener: Listener) -
         body.extend_from_slice(&chunk);
     }
     let mut up = session.req_header().clone();
-    forward::prepare(&mut up, ctx, listener)?;
+    let content_length = up.headers.get(CONTENT_LENGTH).cloned();
+    forward::strip_hop_by_hop(&mut up)?;
+    forward::prepare(&mut up, ctx, listener, content_length.as_ref())?;
     let mut headers = Map::new();
     for (name, value) in up.headers.iter() {
         let v = Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned());

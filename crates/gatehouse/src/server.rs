@@ -3,6 +3,7 @@
 
 use crate::admin::AdminApp;
 use crate::background::Background;
+use crate::front::Front;
 use crate::proxy::Gateway;
 use crate::runtime::Runtime;
 use gatehouse_config::Plan;
@@ -35,10 +36,10 @@ pub fn run(plan: Plan, daemon: bool, upgrade: bool) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(runtime.clone()),
-        "gatehouse proxy",
+    let gateway = pingora::proxy::http_proxy(&server.configuration, Gateway::new(runtime.clone()));
+    let mut proxy = Service::new(
+        "gatehouse proxy".to_string(),
+        Front::new(gateway, runtime.clone()),
     );
     for addr in &listeners {
         proxy.add_tcp(&addr.to_string());
