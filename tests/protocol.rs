@@ -684,3 +684,78 @@ fn upstream_responses_with_broken_framing_become_502() {
         assert_eq!(r.status, 502, "{r:?}");
     }
 }
+
+#[test]
+fn heads_arriving_slowly_and_timeouts() {
+    let up = Upstream::start();
+    let gw = Gateway::start_with(
+        "timeouts:\n  client_header: 1s\n  keepalive: 1s\n",
+        &one_service("api", &up, &["/api"]),
+    );
+    // A byte at a time, the CRLFs split too, is still one request.
+    let mut conn = Conn::open(gw.proxy).unwrap();
+    for b in b"GET /api/slow HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n" {
+        conn.write_raw(std::slice::from_ref(b)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(conn.read_response().unwrap().status, 200);
+    // Idle past the keep-alive timeout: closed without a word.
+    let started = std::time::Instant::now();
+    assert!(conn.is_closed_within(Duration::from_secs(4)));
+    assert!(started.elapsed() >= Duration::from_millis(800));
+
+    // A head that stops half-way: 408 in the common format, then closed.
+    let mut conn = Conn::open(gw.proxy).unwrap();
+    conn.write_raw(b"GET /api/x HTTP/1.1\r\nHost: a\r\n")
+        .unwrap();
+    let r = conn.read_response().unwrap();
+    assert_eq!(r.status, 408);
+    assert_eq!(r.json()["message"], "Request Timeout");
+    assert!(conn.is_closed_within(WAIT));
+    // A client that never sends anything is dropped after the header timeout.
+    let mut conn = Conn::open(gw.proxy).unwrap();
+    assert!(conn.is_closed_within(Duration::from_secs(4)));
+    assert_eq!(up.count(), 1);
+    let m = gw.metrics();
+    assert_eq!(
+        metric_sum(
+            &m,
+            "gatehouse_rejections_total",
+            &[("reason", "client_header_timeout")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn lenient_upstream_heads_reach_the_client_normalised() {
+    // Pingora's response parser takes these; what the client gets is a
+    // head the gateway wrote itself: CRLF lines and one framing.
+    let cases: [&[u8]; 3] = [
+        b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: 1\n\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    ];
+    for raw in cases {
+        let up = Upstream::start_with(move |_| Reply::raw(raw.to_vec()));
+        let gw = Gateway::start(&one_service("api", &up, &["/api"]));
+        let wire = gw.send_raw(b"GET /api/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let shown = raw.escape_ascii().to_string();
+        let head_end = wire
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("{shown}: no CRLF head in {}", wire.escape_ascii()));
+        let head = &wire[..head_end + 2];
+        assert!(
+            head.split(|&b| b == b'\n')
+                .all(|l| l.is_empty() || l.ends_with(b"\r")),
+            "{shown}: bare LF reached the client: {}",
+            wire.escape_ascii()
+        );
+        let r = &parse_responses(&wire, false).unwrap()[0];
+        assert_eq!((r.status, r.body_str()), (200, "ok"), "{shown}");
+        let framings =
+            r.headers_all("content-length").len() + r.headers_all("transfer-encoding").len();
+        assert_eq!(framings, 1, "{shown}: {r:?}");
+    }
+}

@@ -7,7 +7,7 @@ const REQUESTS: &[&[u8]] = &[
     b"GET /a?b=c HTTP/1.1\r\nHost: a.example\r\nAccept: */*\r\n\r\n",
     b"\r\nPOST /u HTTP/1.1\r\nHost: [::1]:8080\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     b"POST / HTTP/1.1\r\nhost: a\r\nTransfer-Encoding: chunked\r\nUpgrade: h2c\r\n\r\n",
-    b"GET http://a.example:80/x%20y HTTP/1.1\r\nHost: b\r\n\r\n",
+    b"GET http://a.example:80/x%20y HTTP/1.1\r\nHost: a.example:80\r\n\r\n",
     b"OPTIONS * HTTP/1.0\r\n\r\n",
     b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
 ];

@@ -133,8 +133,10 @@ impl Front {
         let idle_deadline = Deadline::now() + idle;
         let mut head_deadline = None;
         let mut started = Instant::now();
+        // Bytes already checked and found to be an incomplete head.
+        let mut checked = 0;
         loop {
-            if !conn.buffered().is_empty() {
+            if worth_checking(conn.buffered(), checked) {
                 match check_request_head(conn.buffered(), limits) {
                     Ok(head) => {
                         let (len, framing, websocket) =
@@ -155,7 +157,7 @@ impl Front {
                             websocket,
                         };
                     }
-                    Err(v) if v.is_incomplete() => {}
+                    Err(v) if v.is_incomplete() => checked = conn.buffered().len(),
                     Err(v) => {
                         self.refuse(conn, started, &v).await;
                         return Next::Close;
@@ -212,9 +214,10 @@ impl Front {
             &body,
             true,
         );
-        conn.respond_and_close(&response).await;
+        // Observed before the lingering close, which is not part of the answer.
         rt.route_metrics(None)
             .observe(v.status, started.elapsed().as_secs_f64());
+        conn.respond_and_close(&response).await;
     }
 
     /// `OPTIONS *` asks about the server itself (RFC 9110 9.3.7): the
@@ -243,6 +246,15 @@ impl Front {
         }
         Next::Answered
     }
+}
+
+/// Whether the head is worth checking again: a line was completed, or a
+/// line grew by a lot (so an over-long line is refused early). A client
+/// sending its head a byte at a time does not get a rescan per byte.
+fn worth_checking(buffered: &[u8], checked: usize) -> bool {
+    const RECHECK_BYTES: usize = 1024;
+    let fresh = buffered.get(checked..).unwrap_or_default();
+    !fresh.is_empty() && (fresh.contains(&b'\n') || fresh.len() >= RECHECK_BYTES)
 }
 
 /// Why the front itself closes: the head never completed.
@@ -294,6 +306,16 @@ fn response_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heads_are_rechecked_per_line_not_per_byte() {
+        assert!(!worth_checking(b"", 0));
+        assert!(worth_checking(b"GET / HTTP/1.1\r\n", 0));
+        assert!(!worth_checking(b"GET / HTTP/1.1\r\nHos", 16));
+        assert!(worth_checking(b"GET / HTTP/1.1\r\nHost: a\r\n", 16));
+        assert!(worth_checking(&[b'a'; 1024], 0));
+        assert!(!worth_checking(&[b'a'; 1024], 1));
+    }
 
     #[test]
     fn front_responses_are_complete_messages() {
