@@ -97,7 +97,7 @@ fn bad_configs_and_their_messages() {
         ("services:\n  - name: a\n    url: mock://\n    connect_timeout: 0\n", "4:22: services[0].connect_timeout: must be at least 1 (milliseconds)"),
         ("services:\n  - name: a\n    url: mock://\n    routes:\n      - hosts: ['a.*.com']\n", "services[0].routes[0].hosts[0]:"),
         ("routes:\n  - name: r\n    service: ghost\n    paths: [/]\n", "3:14: routes[0].service: unknown service `ghost`"),
-        ("plugins:\n  - name: jwt\n", "2:11: plugins[0].name: plugin `jwt` is not supported yet"),
+        ("plugins:\n  - name: rate-limiting\n", "2:11: plugins[0].name: plugin `rate-limiting` is not supported yet"),
         ("consumers:\n  - tags: [x]\n", "2:5: consumers[0]: a consumer needs a `username` or a `custom_id`"),
         ("gatehouse:\n  trusted_proxies: [10.0.0.1/8]\n", "2:21: gatehouse.trusted_proxies[0]: `10.0.0.1/8` has host bits set"),
         ("gatehouse:\n  admin:\n    address: 0.0.0.0:8000\n", "3:14: gatehouse.admin.address: the admin address `0.0.0.0:8000` is also a proxy listener"),

@@ -3,6 +3,7 @@
 mod harness;
 mod harness_selftest;
 
+mod auth;
 mod cli;
 mod lifecycle;
 mod protocol;

@@ -188,6 +188,7 @@ fn compile(docs: Vec<(Arc<str>, Document)>, report: &Report) -> Option<Plan> {
         services: built.services,
         upstreams: built.upstreams,
         consumers: built.consumers,
+        jwks: built.jwks,
     })
 }
 

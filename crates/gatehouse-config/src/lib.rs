@@ -10,6 +10,7 @@
 //! path; a configuration with any error never yields a plan.
 
 mod address;
+mod auth;
 mod compile;
 mod de;
 mod diag;

@@ -215,7 +215,8 @@ pub struct ConsumerConf {
     pub id: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-    pub jwt_secrets: Option<IgnoredAny>,
+    #[serde(default)]
+    pub jwt_secrets: Vec<Raw>,
     #[serde(default)]
     pub plugins: Vec<Raw>,
 }

@@ -5,6 +5,7 @@
 //! plan behind an `Arc` and a request keeps the plan it started with.
 
 use gatehouse_access::RealIpResolver;
+use gatehouse_auth::{Jwks, JwtPolicy};
 use gatehouse_router::{ActiveCheck, Pool, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +22,9 @@ pub struct Plan {
     pub routes: Vec<Route>,
     pub services: Vec<Service>,
     pub upstreams: Vec<Upstream>,
-    pub consumers: Vec<Consumer>,
+    pub consumers: Vec<Arc<Consumer>>,
+    /// Every JWKS key set the plugins use, for the background fetcher.
+    pub jwks: Vec<Arc<Jwks>>,
 }
 
 /// Process-level settings handed to Pingora's server configuration.
@@ -50,6 +53,9 @@ pub struct Route {
     pub strip_path: bool,
     pub preserve_host: bool,
     pub protocols: Protocols,
+    /// The `jwt` plugin that applies: the route's, else its service's,
+    /// else a global one.
+    pub auth: Option<Arc<JwtPolicy>>,
 }
 
 /// Which client protocols a route accepts.
@@ -102,10 +108,7 @@ pub struct Upstream {
     pub active_check: Option<ActiveCheck>,
 }
 
-pub struct Consumer {
-    pub username: Option<String>,
-    pub custom_id: Option<String>,
-}
+pub use gatehouse_auth::Consumer;
 
 impl Plan {
     pub fn route(&self, index: usize) -> Option<(&Route, &Service)> {

@@ -1,4 +1,5 @@
-//! Work that runs beside request handling: active health checks.
+//! Work that runs beside request handling: active health checks and
+//! JWKS refreshes.
 
 use crate::runtime::Runtime;
 use async_trait::async_trait;
@@ -27,6 +28,12 @@ impl BackgroundService for Background {
                 },
             );
             tokio::spawn(task);
+        }
+        for jwks in &self.runtime.plan.jwks {
+            let mut stop = shutdown.clone();
+            tokio::spawn(crate::jwks_fetch::run(jwks.clone(), async move {
+                let _ = stop.changed().await;
+            }));
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::runtime::Runtime;
 use gatehouse_access::ClientIp;
+use gatehouse_auth::Identity;
 use gatehouse_config::{Route, Service};
 use gatehouse_core::{generate_request_id, Rejection};
 use gatehouse_metrics::UpstreamErrorKind;
@@ -64,6 +65,9 @@ pub struct RequestCtx {
     pub upstream_start: Option<Instant>,
     /// The last upstream failure, for metrics and the error message.
     pub upstream_error: Option<UpstreamErrorKind>,
+    /// Who the request is from, once the route's `jwt` plugin accepted it;
+    /// for the upstream headers, and later the rate limiter and audit log.
+    pub identity: Option<Arc<Identity>>,
 }
 
 impl RequestCtx {
@@ -79,6 +83,7 @@ impl RequestCtx {
             tried: Vec::new(),
             upstream_start: None,
             upstream_error: None,
+            identity: None,
         }
     }
 

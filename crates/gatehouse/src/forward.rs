@@ -4,6 +4,8 @@
 
 use crate::ctx::RequestCtx;
 use crate::inbound::matched_path;
+use gatehouse_auth::policy::CONSUMER_HEADERS;
+use gatehouse_auth::{Identity, JwtPolicy};
 use gatehouse_config::Backend;
 use gatehouse_core::REQUEST_ID_HEADER;
 use gatehouse_router::upstream_path;
@@ -121,6 +123,60 @@ pub fn prepare(
         }
     }
     up.insert_header(REQUEST_ID_HEADER, ctx.request_id.header_value())?;
+    if let Some(policy) = route.auth.as_deref() {
+        identity_headers(up, policy, ctx.identity.as_deref())?;
+    }
+    Ok(())
+}
+
+/// Tells the service who the caller is (Kong's consumer headers, then
+/// `claims_to_headers`), after removing any such header the client sent,
+/// so none can be forged; drops the token when `forward_token` is off.
+fn identity_headers(
+    up: &mut RequestHeader,
+    policy: &JwtPolicy,
+    identity: Option<&Identity>,
+) -> Result<()> {
+    for name in CONSUMER_HEADERS {
+        up.remove_header(name);
+    }
+    for (_, header) in &policy.claims_to_headers {
+        up.remove_header(header.as_str());
+    }
+    if let Some(h) = &policy.authenticated_header {
+        up.remove_header(h.as_str());
+    }
+    let Some(identity) = identity else {
+        return Ok(());
+    };
+    if let Some(c) = &identity.consumer {
+        up.insert_header("x-consumer-id", c.id.as_str())?;
+        if let Some(v) = &c.custom_id {
+            up.insert_header("x-consumer-custom-id", v.as_str())?;
+        }
+        if let Some(v) = &c.username {
+            up.insert_header("x-consumer-username", v.as_str())?;
+        }
+    }
+    if identity.anonymous {
+        up.insert_header("x-anonymous-consumer", "true")?;
+        return Ok(());
+    }
+    if let Some(key) = &identity.credential {
+        up.insert_header("x-credential-identifier", key.as_str())?;
+    }
+    for (header, value) in &identity.headers {
+        // A claim that is not a valid header value is left out rather
+        // than failing the request.
+        if let Ok(v) = HeaderValue::from_str(value) {
+            up.append_header(header.clone(), v)?;
+        }
+    }
+    if !policy.forward_token {
+        for name in &policy.locations.header_names {
+            up.remove_header(name.as_str());
+        }
+    }
     Ok(())
 }
 

@@ -2,12 +2,14 @@
 //! server that composes the policy crates.
 
 mod admin;
+mod auth;
 mod background;
 mod ctx;
 mod failure;
 mod forward;
 mod front;
 mod inbound;
+mod jwks_fetch;
 mod protocol;
 mod proxy;
 mod respond;

@@ -1,6 +1,7 @@
 //! The Pingora `ProxyHttp` implementation. Each phase hook only adapts the
 //! session and calls the stage that owns the logic (see DESIGN's phase map).
 
+use crate::auth;
 use crate::ctx::RequestCtx;
 use crate::failure;
 use crate::forward::{self, Listener};
@@ -78,7 +79,7 @@ impl ProxyHttp for Gateway {
             respond::reject(session, ctx, &rejection).await?;
             return Ok(true);
         }
-        let Some((route, service)) = ctx.route() else {
+        let Some((route, _)) = ctx.route() else {
             let r = Rejection::new(404, "route_not_found", "no Route matched with those values");
             respond::reject(session, ctx, &r).await?;
             return Ok(true);
@@ -90,6 +91,15 @@ impl ProxyHttp for Gateway {
             respond::reject(session, ctx, &r).await?;
             return Ok(true);
         }
+        if let Some(policy) = route.auth.clone() {
+            if let Some(r) = auth::authenticate(&policy, session.req_header(), ctx) {
+                respond::reject(session, ctx, &r).await?;
+                return Ok(true);
+            }
+        }
+        let Some((_, service)) = ctx.route() else {
+            return Ok(false);
+        };
         match &service.backend {
             Backend::Http(_) => Ok(false),
             Backend::Mock(mock) => respond::mock(session, ctx, mock).await.map(|()| true),

@@ -5,20 +5,24 @@ mod routes;
 mod services;
 mod upstreams;
 
+use crate::auth::{compile_jwt, PendingSecret};
 use crate::compile::UpstreamDefaults;
 use crate::diag::{Mark, Report};
 use crate::plan::{Consumer, Route, Service, Upstream};
-use crate::plugins;
+use crate::plugins::{self, Pending, PluginKind, Scope};
 use crate::raw::Raw;
+use gatehouse_auth::{Jwks, JwtPolicy};
 use gatehouse_router::{RouteSpec, RouteSpecError, Router};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub struct Built {
     pub router: Router,
     pub routes: Vec<Route>,
     pub services: Vec<Service>,
     pub upstreams: Vec<Upstream>,
-    pub consumers: Vec<Consumer>,
+    pub consumers: Vec<Arc<Consumer>>,
+    pub jwks: Vec<Arc<Jwks>>,
 }
 
 pub struct Entities<'r> {
@@ -35,8 +39,11 @@ pub struct Entities<'r> {
     specs: Vec<RouteSpec>,
     route_raws: Vec<Raw>,
     route_names: HashMap<String, Mark>,
-    consumers: Vec<Consumer>,
+    consumers: Vec<Arc<Consumer>>,
     consumer_names: HashMap<String, Mark>,
+    secrets: Vec<PendingSecret>,
+    secret_keys: HashMap<String, Mark>,
+    plugins: Vec<Pending>,
 }
 
 impl<'r> Entities<'r> {
@@ -55,6 +62,9 @@ impl<'r> Entities<'r> {
             route_names: HashMap::new(),
             consumers: Vec::new(),
             consumer_names: HashMap::new(),
+            secrets: Vec::new(),
+            secret_keys: HashMap::new(),
+            plugins: Vec::new(),
         }
     }
 
@@ -82,11 +92,130 @@ impl<'r> Entities<'r> {
         true
     }
 
+    /// A top-level plugin entry.
     pub fn plugin(&mut self, raw: &Raw) {
-        plugins::check(self.report, raw);
+        self.add_plugin(
+            raw,
+            Some(Scope::TopLevel {
+                service: None,
+                route: None,
+            }),
+        );
     }
 
-    pub fn finish(self) -> Option<Built> {
+    fn add_plugin(&mut self, raw: &Raw, scope: Option<Scope>) {
+        if let Some(p) = plugins::check(self.report, raw, scope) {
+            if p.enabled {
+                self.plugins.push(p);
+            }
+        }
+    }
+
+    /// Compiles the plugins now that every consumer is known, and gives
+    /// each route the one that applies (route over service over global).
+    fn apply_plugins(&mut self) -> Vec<Arc<Jwks>> {
+        // (specificity, plugin entry mark) of what each route got so far.
+        let mut chosen: Vec<Option<(u8, Arc<JwtPolicy>, Raw)>> = vec![None; self.routes.len()];
+        let plugins = std::mem::take(&mut self.plugins);
+        let mut jwks = Vec::new();
+        for p in plugins {
+            let PluginKind::Jwt(conf) = &p.plugin;
+            let Some(targets) = self.plugin_targets(&p) else {
+                continue;
+            };
+            let Some(policy) =
+                compile_jwt(self.report, &p.raw, conf, &self.secrets, &self.consumers)
+            else {
+                continue;
+            };
+            if let Some(j) = &policy.jwks {
+                jwks.push(j.clone());
+            }
+            for (route, level) in targets {
+                let Some(slot) = chosen.get_mut(route) else {
+                    continue;
+                };
+                match slot {
+                    Some((l, _, first)) if *l == level => {
+                        let m = first.mark();
+                        p.raw.error_at(
+                            self.report,
+                            "name",
+                            format!(
+                                "plugin `jwt` is already set for route `{}` at this level (first at {}:{})",
+                                self.routes.get(route).map_or("", |r| r.name.as_str()),
+                                m.file,
+                                m.line
+                            ),
+                        );
+                    }
+                    Some((l, _, _)) if *l > level => {}
+                    _ => *slot = Some((level, policy.clone(), p.raw.clone())),
+                }
+            }
+        }
+        for (route, c) in self.routes.iter_mut().zip(chosen) {
+            route.auth = c.map(|(_, policy, _)| policy);
+        }
+        jwks
+    }
+
+    /// The routes a plugin entry applies to, with how specific it is:
+    /// 3 route and service, 2 route, 1 service, 0 global.
+    fn plugin_targets(&self, p: &Pending) -> Option<Vec<(usize, u8)>> {
+        let all = 0..self.routes.len();
+        let by_service = |s: usize| -> Vec<usize> {
+            all.clone()
+                .filter(|r| self.routes[*r].service == s)
+                .collect()
+        };
+        Some(match &p.scope {
+            Scope::Route(r) => vec![(*r, 2)],
+            Scope::Service(s) => by_service(*s).into_iter().map(|r| (r, 1)).collect(),
+            Scope::Consumer => return None,
+            Scope::TopLevel { service, route } => {
+                let service = match service {
+                    None => None,
+                    Some(name) => match self.service_names.get(name) {
+                        Some((Some(i), _)) => Some(*i),
+                        Some((None, _)) => return None,
+                        None => {
+                            p.raw.error_at(
+                                self.report,
+                                "service",
+                                format!("no service named `{name}`"),
+                            );
+                            return None;
+                        }
+                    },
+                };
+                let route = match route {
+                    None => None,
+                    Some(name) => match self.routes.iter().position(|r| r.name == *name) {
+                        Some(i) => Some(i),
+                        None => {
+                            p.raw.error_at(
+                                self.report,
+                                "route",
+                                format!("no route named `{name}`"),
+                            );
+                            return None;
+                        }
+                    },
+                };
+                match (route, service) {
+                    (Some(r), Some(s)) if self.routes[r].service == s => vec![(r, 3)],
+                    (Some(_), Some(_)) => Vec::new(),
+                    (Some(r), None) => vec![(r, 2)],
+                    (None, Some(s)) => by_service(s).into_iter().map(|r| (r, 1)).collect(),
+                    (None, None) => all.map(|r| (r, 0)).collect(),
+                }
+            }
+        })
+    }
+
+    pub fn finish(mut self) -> Option<Built> {
+        let jwks = self.apply_plugins();
         let router = match Router::new(&self.specs) {
             Ok(r) => Some(r),
             Err(errors) => {
@@ -104,6 +233,7 @@ impl<'r> Entities<'r> {
             services: self.services,
             upstreams: self.upstreams,
             consumers: self.consumers,
+            jwks,
         })
     }
 

@@ -1,12 +1,14 @@
 //! Routes and consumers.
 
 use super::{check_name, not_supported, Entities};
+use crate::auth::{check_secret, JwtSecretConf, PendingSecret};
 use crate::diag::suggest;
 use crate::model::{ConsumerConf, RouteConf};
 use crate::plan::{Consumer, Protocols, Route};
-use crate::plugins;
+use crate::plugins::{self, Scope};
 use crate::raw::Raw;
 use gatehouse_router::{RouteSpec, Router};
+use std::sync::Arc;
 
 impl Entities<'_> {
     /// A route nested in a service (`Some(index)`; the inner `None` when the
@@ -178,9 +180,6 @@ impl Entities<'_> {
                 "a route needs at least one of `paths`, `hosts` or `methods`",
             );
         }
-        for p in &conf.plugins {
-            plugins::check(self.report, p);
-        }
         let spec = RouteSpec {
             hosts: conf.hosts,
             paths: conf.paths,
@@ -195,6 +194,9 @@ impl Entities<'_> {
             if let Err(errs) = Router::new(std::slice::from_ref(&spec)) {
                 self.report_route_errors(raw, errs);
             }
+            for p in &conf.plugins {
+                plugins::check(self.report, p, None);
+            }
             return;
         };
         self.specs.push(spec);
@@ -205,7 +207,12 @@ impl Entities<'_> {
             strip_path: conf.strip_path.unwrap_or(true),
             preserve_host: conf.preserve_host.unwrap_or(false),
             protocols,
+            auth: None,
         });
+        let index = self.routes.len() - 1;
+        for p in &conf.plugins {
+            self.add_plugin(p, Some(Scope::Route(index)));
+        }
     }
 
     pub fn consumer(&mut self, raw: &Raw) {
@@ -235,20 +242,48 @@ impl Entities<'_> {
                 self.consumer_names.insert(id, raw.mark().clone());
             }
         }
-        if conf.jwt_secrets.is_some() {
-            let (m, p) = raw.key_at("jwt_secrets");
-            self.report.error(
-                &m,
-                &p,
-                "`jwt_secrets` is not supported yet (it comes with the `jwt` plugin)",
-            );
-        }
         for p in &conf.plugins {
-            plugins::check(self.report, p);
+            plugins::check(self.report, p, Some(Scope::Consumer));
         }
-        self.consumers.push(Consumer {
+        let id = conf
+            .id
+            .clone()
+            .or_else(|| conf.username.clone())
+            .or_else(|| conf.custom_id.clone())
+            .unwrap_or_default();
+        let consumer = Arc::new(Consumer {
+            id,
             username: conf.username,
             custom_id: conf.custom_id,
         });
+        for secret_raw in conf.jwt_secrets {
+            let Some(secret) = secret_raw.parse::<JwtSecretConf>(self.report) else {
+                continue;
+            };
+            if !check_secret(self.report, &secret_raw, &secret) {
+                continue;
+            }
+            if let Some(key) = &secret.key {
+                if let Some(first) = self.secret_keys.get(key) {
+                    secret_raw.error_at(
+                        self.report,
+                        "key",
+                        format!(
+                            "duplicate jwt_secrets key `{key}` (first defined at {}:{})",
+                            first.file, first.line
+                        ),
+                    );
+                    continue;
+                }
+                self.secret_keys
+                    .insert(key.clone(), secret_raw.mark().clone());
+            }
+            self.secrets.push(PendingSecret {
+                consumer: consumer.clone(),
+                raw: secret_raw,
+                conf: secret,
+            });
+        }
+        self.consumers.push(consumer);
     }
 }

@@ -4,7 +4,7 @@ use super::{check_name, not_supported, Entities};
 use crate::address::{self, Scheme};
 use crate::model::ServiceConf;
 use crate::plan::{Backend, HttpBackend, MockResponse, Service};
-use crate::plugins;
+use crate::plugins::{self, Scope};
 use crate::raw::Raw;
 use gatehouse_router::{Pool, TargetSpec};
 use std::sync::Arc;
@@ -30,7 +30,7 @@ impl Entities<'_> {
                     self.route(r, None);
                 }
                 for p in partial.iter().flat_map(|p| &p.plugins) {
-                    plugins::check(self.report, p);
+                    plugins::check(self.report, p, None);
                 }
                 return;
             }
@@ -55,7 +55,7 @@ impl Entities<'_> {
             self.route(r, Some(index));
         }
         for p in &conf.plugins {
-            plugins::check(self.report, p);
+            self.add_plugin(p, index.map(Scope::Service));
         }
     }
 
