@@ -681,3 +681,124 @@ fn bad_jwt_configs_are_located() {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
     }
 }
+
+/// A self-signed certificate for `localhost` / 127.0.0.1 and its key, PEM.
+fn localhost_cert() -> (String, String) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+    use openssl::x509::{X509NameBuilder, X509};
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("curve");
+    let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
+    let mut name = X509NameBuilder::new().expect("name");
+    name.append_entry_by_text("CN", "localhost").expect("cn");
+    let name = name.build();
+    let mut b = X509::builder().expect("builder");
+    b.set_version(2).expect("version");
+    let serial = BigNum::from_u32(7)
+        .and_then(|n| n.to_asn1_integer())
+        .expect("serial");
+    b.set_serial_number(&serial).expect("serial");
+    b.set_subject_name(&name).expect("subject");
+    b.set_issuer_name(&name).expect("issuer");
+    b.set_pubkey(&key).expect("pubkey");
+    b.set_not_before(&Asn1Time::days_from_now(0).expect("time"))
+        .expect("nb");
+    b.set_not_after(&Asn1Time::days_from_now(2).expect("time"))
+        .expect("na");
+    b.append_extension(BasicConstraints::new().critical().ca().build().expect("bc"))
+        .expect("bc");
+    let san = SubjectAlternativeName::new()
+        .dns("localhost")
+        .ip("127.0.0.1")
+        .build(&b.x509v3_context(None, None))
+        .expect("san");
+    b.append_extension(san).expect("san");
+    b.sign(&key, MessageDigest::sha256()).expect("sign");
+    let cert = String::from_utf8(b.build().to_pem().expect("pem")).expect("utf8");
+    let key = String::from_utf8(key.private_key_to_pem_pkcs8().expect("pem")).expect("utf8");
+    (cert, key)
+}
+
+/// Serves `doc` over HTTPS on 127.0.0.1 and returns the port.
+fn https_jwks_server(doc: String, cert: &str, key: &str) -> u16 {
+    use openssl::pkey::PKey;
+    use openssl::ssl::{SslAcceptor, SslMethod};
+    use openssl::x509::X509;
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).expect("acceptor");
+    acceptor
+        .set_private_key(&PKey::private_key_from_pem(key.as_bytes()).expect("key"))
+        .expect("key");
+    acceptor
+        .set_certificate(&X509::from_pem(cert.as_bytes()).expect("cert"))
+        .expect("cert");
+    let acceptor = acceptor.build();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let Ok(mut tls) = acceptor.accept(stream) else {
+                continue;
+            };
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{doc}",
+                doc.len()
+            );
+            let _ = tls.write_all(response.as_bytes());
+            let _ = tls.shutdown();
+        }
+    });
+    port
+}
+
+#[test]
+fn jwks_over_https_verifies_the_endpoint() {
+    let (cert, key) = localhost_cert();
+    let port = https_jwks_server(jwks_doc(&["rsa.jwk.json"]), &cert, &key);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &cert).expect("write ca");
+    let up = Upstream::start();
+    let trusted = format!(
+        "jwks:\n  url: https://localhost:{port}/jwks.json\n  ca_file: {}\n",
+        ca.display()
+    );
+    // Without the CA the endpoint's certificate is not trusted: no keys.
+    let untrusted = format!("jwks:\n  url: https://localhost:{port}/jwks.json\n");
+    let routes = format!(
+        "{}{}",
+        route("r", "/api", &trusted),
+        route("u", "/untrusted", &untrusted)
+    );
+    let gw = Gateway::start(&service(&up, &routes));
+    let token = sign(
+        Algorithm::RS256,
+        Some("rsa-kid"),
+        &json!({"sub": "u", "exp": now() + 60}),
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || gw
+            .send(&bearer("/api/x", &token))
+            .status
+            == 200),
+        "{}",
+        gw.logs()
+    );
+    let r = gw.send(&bearer("/untrusted/x", &token));
+    assert_denied(&r, 503, "authentication unavailable");
+    assert_eq!(up.count(), 1);
+}

@@ -8,6 +8,8 @@ use crate::extract::{Found, RequestParts, TokenLocations};
 use crate::jwks::{Jwks, Lookup};
 use crate::keys::VerifyKey;
 use crate::token::{self, SignatureError, TokenError};
+use bytes::Bytes;
+use http::HeaderValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -56,6 +58,44 @@ pub struct Identity {
     /// `claims_to_headers`, resolved once when the token was verified.
     pub headers: Vec<(String, String)>,
     pub anonymous: bool,
+    /// Every header the service gets for this identity (consumer,
+    /// credential, claims), built once: a cached token costs no header
+    /// formatting. Claim values that are not valid header values are left
+    /// out.
+    pub upstream: Vec<(Bytes, HeaderValue)>,
+}
+
+impl Identity {
+    fn with_upstream_headers(mut self) -> Identity {
+        let mut out = Vec::new();
+        let mut add = |name: &'static str, value: &str| {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                out.push((Bytes::from_static(name.as_bytes()), v));
+            }
+        };
+        if let Some(c) = &self.consumer {
+            add("x-consumer-id", &c.id);
+            if let Some(v) = &c.custom_id {
+                add("x-consumer-custom-id", v);
+            }
+            if let Some(v) = &c.username {
+                add("x-consumer-username", v);
+            }
+        }
+        if self.anonymous {
+            add("x-anonymous-consumer", "true");
+        }
+        if let Some(key) = &self.credential {
+            add("x-credential-identifier", key);
+        }
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                out.push((Bytes::copy_from_slice(name.as_bytes()), v));
+            }
+        }
+        self.upstream = out;
+        self
+    }
 }
 
 /// A refusal: status (401, 403 for scopes, 503 when no key set is
@@ -101,11 +141,14 @@ impl JwtPolicy {
         match self.verify(req, now) {
             Ok(identity) => Outcome::Allow(identity),
             Err(e) => match &self.anonymous {
-                Some(consumer) => Outcome::Allow(Arc::new(Identity {
-                    consumer: Some(consumer.clone()),
-                    anonymous: true,
-                    ..Identity::default()
-                })),
+                Some(consumer) => Outcome::Allow(Arc::new(
+                    Identity {
+                        consumer: Some(consumer.clone()),
+                        anonymous: true,
+                        ..Identity::default()
+                    }
+                    .with_upstream_headers(),
+                )),
                 None => Outcome::Deny(e),
             },
         }
@@ -185,17 +228,21 @@ impl JwtPolicy {
         if let Some(h) = &self.authenticated_header {
             headers.push((h.clone(), "true".into()));
         }
-        let identity = Arc::new(Identity {
-            consumer: credential.as_ref().map(|c| c.consumer.clone()),
-            credential: credential.map(|c| c.key.clone()),
-            subject: claims
-                .get("sub")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            headers,
-            claims,
-            anonymous: false,
-        });
+        let identity = Arc::new(
+            Identity {
+                consumer: credential.as_ref().map(|c| c.consumer.clone()),
+                credential: credential.map(|c| c.key.clone()),
+                subject: claims
+                    .get("sub")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                headers,
+                claims,
+                anonymous: false,
+                upstream: Vec::new(),
+            }
+            .with_upstream_headers(),
+        );
         if let Some(cache) = &self.cache {
             let until = self
                 .rules

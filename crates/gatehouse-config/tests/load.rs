@@ -297,3 +297,43 @@ fn http_limits_and_client_header_timeout() {
         vec!["g.yaml:3:18: gatehouse.http.max_headers: must be at most 256"]
     );
 }
+
+#[test]
+fn kong_jwt_snippet_from_the_seed_loads_unchanged() {
+    let plan = ok("services:\n  - name: user-service\n    url: http://127.0.0.1:8080\n    routes:\n      - name: user-routes\n        paths:\n          - /api/users\n    plugins:\n      - name: jwt\n        config:\n          key_claim_name: iss\n          secret_is_base64: false\n          claims_to_verify:\n            - exp\n            - nbf\n          run_on_preflight: true\nconsumers:\n  - username: app\n    jwt_secrets:\n      - key: https://auth.example.com\n        secret: s3cr3t\n");
+    let auth = plan.routes[0]
+        .auth
+        .as_ref()
+        .expect("the jwt plugin applies to the route");
+    assert_eq!(auth.key_claim_name, "iss");
+    assert!(auth.rules.verify_exp && auth.rules.verify_nbf);
+    assert!(auth.run_on_preflight);
+    assert!(auth.credentials.contains_key("https://auth.example.com"));
+}
+
+#[test]
+fn plugin_precedence_route_over_service_over_global() {
+    let plan = ok("plugins:\n  - name: jwt\n    config: {key_claim_name: global}\n  - name: jwt\n    route: r3\n    config: {key_claim_name: top-route}\nservices:\n  - name: a\n    url: mock://\n    plugins:\n      - name: jwt\n        config: {key_claim_name: service}\n    routes:\n      - name: r1\n        paths: [/1]\n      - name: r2\n        paths: [/2]\n        plugins:\n          - name: jwt\n            config: {key_claim_name: route}\n      - name: r3\n        paths: [/3]\n  - name: b\n    url: mock://\n    routes:\n      - name: r4\n        paths: [/4]\n      - name: r5\n        paths: [/5]\n        plugins:\n          - name: jwt\n            enabled: false\n");
+    let claim = |i: usize| {
+        plan.routes[i]
+            .auth
+            .as_ref()
+            .map(|a| a.key_claim_name.clone())
+    };
+    assert_eq!(claim(0).as_deref(), Some("service"));
+    assert_eq!(claim(1).as_deref(), Some("route"));
+    assert_eq!(claim(2).as_deref(), Some("top-route"));
+    assert_eq!(claim(3).as_deref(), Some("global"));
+    assert_eq!(
+        claim(4).as_deref(),
+        Some("global"),
+        "a disabled entry applies nothing"
+    );
+    let errs = errors("services:\n  - name: a\n    url: mock://\n    routes:\n      - paths: [/]\n        plugins:\n          - name: jwt\n          - name: jwt\n");
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].contains("plugin `jwt` is already set for route"),
+        "{}",
+        errs[0]
+    );
+}

@@ -89,21 +89,35 @@ async fn fetch(url: &str, ca_file: Option<&str>, connector: &Connector) -> Resul
     let tls = uri.scheme_str() == Some("https");
     let host = uri.host().ok_or("url has no host")?.to_string();
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let addr = tokio::net::lookup_host((host.as_str(), port))
+    let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host} has no address"))?;
-    let mut peer = HttpPeer::new(addr, tls, host.trim_matches(['[', ']']).to_string());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {path}: {e}"))?;
-        let certs = X509::stack_from_pem(&pem).map_err(|e| format!("bad ca_file {path}: {e}"))?;
-        peer.options.ca = Some(Arc::new(certs.into_boxed_slice()));
+        .collect();
+    let ca = match ca_file {
+        None => None,
+        Some(path) => {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read ca_file {path}: {e}"))?;
+            let certs =
+                X509::stack_from_pem(&pem).map_err(|e| format!("bad ca_file {path}: {e}"))?;
+            Some(Arc::new(certs.into_boxed_slice()))
+        }
+    };
+    // Every address the name has, in order (`localhost` may be ::1 first).
+    let mut last_error = format!("{host} has no address");
+    let mut connected = None;
+    for addr in addrs {
+        let mut peer = HttpPeer::new(addr, tls, host.trim_matches(['[', ']']).to_string());
+        peer.options.ca = ca.clone();
+        match connector.get_http_session(&peer).await {
+            Ok((session, _)) => {
+                connected = Some(session);
+                break;
+            }
+            Err(e) => last_error = format!("cannot connect to {addr}: {e}"),
+        }
     }
-    let (mut session, _) = connector
-        .get_http_session(&peer)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+    let mut session = connected.ok_or(last_error)?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut req = RequestHeader::build("GET", path.as_bytes(), None).map_err(|e| e.to_string())?;
     let authority = uri.authority().map_or(host.clone(), |a| a.to_string());
