@@ -35,7 +35,12 @@ fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             EncodingKey::from_secret(SECRET.as_bytes())
         }
-        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 => {
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => {
             EncodingKey::from_rsa_pem(key_file("rsa.key").as_bytes()).expect("rsa key")
         }
         Algorithm::ES256 => EncodingKey::from_ec_pem(key_file("p256.key").as_bytes()).expect("ec"),
@@ -85,6 +90,8 @@ fn consumers() -> String {
         ("RS384", "rsa.pub"),
         ("RS512", "rsa.pub"),
         ("PS256", "rsa.pub"),
+        ("PS384", "rsa.pub"),
+        ("PS512", "rsa.pub"),
         ("ES256", "p256.pub"),
         ("ES384", "p384.pub"),
         ("EdDSA", "ed25519.pub"),
@@ -145,6 +152,8 @@ fn kong_jwt_accepts_every_algorithm_and_names_the_consumer() {
         Algorithm::RS384,
         Algorithm::RS512,
         Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
         Algorithm::EdDSA,
