@@ -2,6 +2,7 @@
 //! transformations, operators and the evaluation of the OWASP Core Rule
 //! Set. No Pingora types: the binary hands it a request view.
 
+pub mod collection;
 pub mod operator;
 pub mod parse;
 pub mod transform;

@@ -1,0 +1,88 @@
+//! `%{...}` macros in operator arguments and action values: `%{tx.score}`,
+//! `%{MATCHED_VAR}`, `%{REQUEST_HEADERS.host}`, `%{rule.id}`. The part
+//! before the first `.` names the collection (case-insensitive), the rest
+//! is the key. What a macro stands for is the engine's business: it
+//! answers through the resolver.
+
+use std::borrow::Cow;
+
+/// One `%{...}` reference, already split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Macro<'a> {
+    /// Uppercase collection or variable name: `TX`, `MATCHED_VAR`, `RULE`.
+    pub collection: String,
+    /// The key after the first `.`, as written.
+    pub key: Option<&'a str>,
+}
+
+pub fn has_macros(s: &str) -> bool {
+    s.contains("%{")
+}
+
+/// Expands every macro in `template`; an unknown one becomes empty, as in
+/// ModSecurity. An unterminated `%{` is kept as text.
+pub fn expand<'a>(
+    template: &'a str,
+    resolve: &mut dyn FnMut(&Macro<'_>) -> Option<Vec<u8>>,
+) -> Cow<'a, [u8]> {
+    if !has_macros(template) {
+        return Cow::Borrowed(template.as_bytes());
+    }
+    let mut out = Vec::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("%{") {
+        let (before, tail) = rest.split_at(start);
+        out.extend_from_slice(before.as_bytes());
+        let inner = tail.get(2..).unwrap_or_default();
+        let Some(end) = inner.find('}') else {
+            out.extend_from_slice(tail.as_bytes());
+            rest = "";
+            break;
+        };
+        let body = inner.get(..end).unwrap_or_default();
+        let (collection, key) = match body.split_once('.') {
+            Some((c, k)) => (c, Some(k)),
+            None => (body, None),
+        };
+        let m = Macro {
+            collection: collection.trim().to_ascii_uppercase(),
+            key,
+        };
+        if let Some(value) = resolve(&m) {
+            out.extend_from_slice(&value);
+        }
+        rest = inner.get(end + 1..).unwrap_or_default();
+    }
+    out.extend_from_slice(rest.as_bytes());
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolver(m: &Macro<'_>) -> Option<Vec<u8>> {
+        match (m.collection.as_str(), m.key) {
+            ("TX", Some(k)) if k.eq_ignore_ascii_case("critical_anomaly_score") => {
+                Some(b"5".to_vec())
+            }
+            ("MATCHED_VAR", None) => Some(b"<script>".to_vec()),
+            ("RULE", Some("id")) => Some(b"941100".to_vec()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn macros_expand_and_unknown_ones_are_empty() {
+        let mut r = resolver;
+        assert!(matches!(expand("plain", &mut r), Cow::Borrowed(_)));
+        assert_eq!(&*expand("+%{tx.critical_anomaly_score}", &mut r), b"+5");
+        assert_eq!(&*expand("%{TX.CRITICAL_ANOMALY_SCORE}", &mut r), b"5");
+        assert_eq!(
+            &*expand("id %{rule.id}: %{MATCHED_VAR} %{tx.nope}!", &mut r),
+            b"id 941100: <script> !"
+        );
+        assert_eq!(&*expand("50%{ off", &mut r), b"50%{ off");
+        assert_eq!(&*expand("%{}", &mut r), b"");
+    }
+}

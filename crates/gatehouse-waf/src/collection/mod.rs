@@ -1,0 +1,149 @@
+//! Collections: `TX` for one transaction, and the persistent ones (`IP`,
+//! `GLOBAL`, ...) that outlive it, with `setvar`, `expirevar` and macro
+//! expansion as ModSecurity v3 does them.
+//!
+//! Variable names are case-insensitive (stored lowercase); values are
+//! bytes. A persistent entry may carry an expiry time (Unix seconds).
+
+mod macros;
+mod setvar;
+mod store;
+
+pub use macros::{expand, has_macros, Macro};
+pub use setvar::{SetVar, SetVarError, SetVarOp};
+pub use store::{MemoryStore, PersistentStore};
+
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    value: Vec<u8>,
+    /// Unix seconds after which the entry no longer exists.
+    expires_at: Option<u64>,
+}
+
+/// One collection: an ordered-insensitive map of lowercase names to values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collection {
+    entries: HashMap<String, Entry>,
+}
+
+impl Collection {
+    pub fn new() -> Collection {
+        Collection::default()
+    }
+
+    /// The value of `name` at time `now`, if it exists and has not expired.
+    pub fn get(&self, name: &str, now: u64) -> Option<&[u8]> {
+        let e = self.entries.get(&name.to_ascii_lowercase())?;
+        if e.expires_at.is_some_and(|t| t <= now) {
+            return None;
+        }
+        Some(&e.value)
+    }
+
+    /// Sets `name`, keeping an expiry set earlier by `expirevar` (as
+    /// ModSecurity: an update does not reset the timer).
+    pub fn set(&mut self, name: &str, value: Vec<u8>) {
+        let key = name.to_ascii_lowercase();
+        match self.entries.get_mut(&key) {
+            Some(e) => e.value = value,
+            None => {
+                self.entries.insert(
+                    key,
+                    Entry {
+                        value,
+                        expires_at: None,
+                    },
+                );
+            }
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.entries.remove(&name.to_ascii_lowercase());
+    }
+
+    /// `expirevar`: `name` disappears `seconds` after `now`.
+    pub fn expire(&mut self, name: &str, seconds: u64, now: u64) {
+        if let Some(e) = self.entries.get_mut(&name.to_ascii_lowercase()) {
+            e.expires_at = Some(now.saturating_add(seconds));
+        }
+    }
+
+    /// Live entries, for `TX:/regex/` selectors and `&TX` counts.
+    pub fn iter(&self, now: u64) -> impl Iterator<Item = (&str, &[u8])> {
+        self.entries
+            .iter()
+            .filter(move |(_, e)| e.expires_at.is_none_or(|t| t > now))
+            .map(|(k, e)| (k.as_str(), e.value.as_slice()))
+    }
+
+    /// Drops expired entries; a persistent store calls this before saving.
+    pub fn purge(&mut self, now: u64) {
+        self.entries
+            .retain(|_, e| e.expires_at.is_none_or(|t| t > now));
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Integer value of a collection entry or operand, as ModSecurity reads
+/// numbers (`atoi`: leading space, sign, digits up to the first other
+/// character; anything else is 0). Saturates instead of overflowing.
+pub fn to_int(value: &[u8]) -> i64 {
+    let s = value.trim_ascii_start();
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if negative {
+        -n
+    } else {
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_case_insensitive_and_entries_expire() {
+        let mut c = Collection::new();
+        c.set("Anomaly_Score", b"5".to_vec());
+        assert_eq!(c.get("anomaly_score", 0), Some(&b"5"[..]));
+        c.expire("ANOMALY_SCORE", 10, 100);
+        c.set("anomaly_score", b"6".to_vec());
+        assert_eq!(c.get("anomaly_score", 109), Some(&b"6"[..]));
+        assert_eq!(
+            c.get("anomaly_score", 110),
+            None,
+            "the timer survives updates"
+        );
+        assert_eq!(c.iter(110).count(), 0);
+        c.purge(110);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn numbers_as_modsecurity_reads_them() {
+        assert_eq!(to_int(b"  42abc"), 42);
+        assert_eq!(to_int(b"-7"), -7);
+        assert_eq!(to_int(b"+3"), 3);
+        assert_eq!(to_int(b"abc"), 0);
+        assert_eq!(to_int(b""), 0);
+        assert_eq!(to_int(b"99999999999999999999999"), i64::MAX);
+    }
+}

@@ -1,0 +1,180 @@
+//! `setvar`: `tx.score=+5`, `tx.msg=%{rule.msg}`, `!tx.flag`, `ip.block`
+//! (no value: set to 1), as ModSecurity v3 parses and applies them.
+
+use super::{to_int, Collection};
+use std::fmt;
+
+/// Collections `setvar` may write.
+const WRITABLE: [&str; 6] = ["tx", "ip", "global", "session", "user", "resource"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetVarOp {
+    /// `name=value` (the value may hold macros).
+    Set(String),
+    /// `name=+value`
+    Add(String),
+    /// `name=-value`
+    Sub(String),
+    /// `!name`
+    Delete,
+    /// `name` alone: set to `1`.
+    SetOne,
+}
+
+/// A parsed `setvar`; the name may hold macros too (`tx.%{rule.id}-x`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetVar {
+    /// Lowercase collection name.
+    pub collection: String,
+    pub name: String,
+    pub op: SetVarOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetVarError(pub String);
+
+impl fmt::Display for SetVarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetVarError {}
+
+impl SetVar {
+    pub fn parse(text: &str) -> Result<SetVar, SetVarError> {
+        let text = text.trim();
+        let (delete, target) = match text.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (target, value) = match target.split_once('=') {
+            Some((t, v)) => (t, Some(v)),
+            None => (target, None),
+        };
+        let Some((collection, name)) = target.split_once('.') else {
+            return Err(SetVarError(format!(
+                "setvar `{text}` needs `collection.name`"
+            )));
+        };
+        let collection = collection.trim().to_ascii_lowercase();
+        if !WRITABLE.contains(&collection.as_str()) {
+            return Err(SetVarError(format!(
+                "setvar cannot write collection `{collection}`"
+            )));
+        }
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(SetVarError(format!("setvar `{text}` has an empty name")));
+        }
+        let op = match (delete, value) {
+            (true, None) => SetVarOp::Delete,
+            (true, Some(_)) => {
+                return Err(SetVarError(format!(
+                    "setvar `{text}`: a deletion takes no value"
+                )))
+            }
+            (false, None) => SetVarOp::SetOne,
+            (false, Some(v)) => match v.as_bytes().first() {
+                Some(b'+') => SetVarOp::Add(v.get(1..).unwrap_or_default().to_string()),
+                Some(b'-') => SetVarOp::Sub(v.get(1..).unwrap_or_default().to_string()),
+                _ => SetVarOp::Set(v.to_string()),
+            },
+        };
+        Ok(SetVar {
+            collection,
+            name: name.to_string(),
+            op,
+        })
+    }
+
+    /// Applies the operation with the name and operand already expanded.
+    pub fn apply(&self, target: &mut Collection, name: &str, operand: &[u8], now: u64) {
+        match &self.op {
+            SetVarOp::Delete => target.remove(name),
+            SetVarOp::SetOne => target.set(name, b"1".to_vec()),
+            SetVarOp::Set(_) => target.set(name, operand.to_vec()),
+            SetVarOp::Add(_) | SetVarOp::Sub(_) => {
+                let current = target.get(name, now).map_or(0, to_int);
+                let delta = to_int(operand);
+                let next = if matches!(self.op, SetVarOp::Add(_)) {
+                    current.saturating_add(delta)
+                } else {
+                    current.saturating_sub(delta)
+                };
+                target.set(name, next.to_string().into_bytes());
+            }
+        }
+    }
+
+    /// The operand template (empty for deletions and `name` alone).
+    pub fn operand(&self) -> &str {
+        match &self.op {
+            SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) => v,
+            SetVarOp::Delete | SetVarOp::SetOne => "",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_every_form() {
+        let s = SetVar::parse("tx.anomaly_score_pl1=+%{tx.critical_anomaly_score}")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.collection, "tx");
+        assert_eq!(s.name, "anomaly_score_pl1");
+        assert_eq!(s.op, SetVarOp::Add("%{tx.critical_anomaly_score}".into()));
+        assert_eq!(
+            SetVar::parse("!TX.flag").map(|s| s.op),
+            Ok(SetVarOp::Delete)
+        );
+        assert_eq!(
+            SetVar::parse("ip.login_attempt").map(|s| s.op),
+            Ok(SetVarOp::SetOne)
+        );
+        assert_eq!(
+            SetVar::parse("tx.a=").map(|s| s.op),
+            Ok(SetVarOp::Set(String::new()))
+        );
+        assert_eq!(
+            SetVar::parse("tx.a=-2").map(|s| s.op),
+            Ok(SetVarOp::Sub("2".into()))
+        );
+        assert_eq!(
+            SetVar::parse("tx.msg=%{rule.msg} = x").map(|s| s.op),
+            Ok(SetVarOp::Set("%{rule.msg} = x".into()))
+        );
+        for bad in ["score=1", "request_headers.x=1", "tx.=1", "!tx.a=1", ""] {
+            assert!(SetVar::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn apply_counts_like_modsecurity() {
+        let mut c = Collection::new();
+        let add = SetVar::parse("ip.login_attempt=+1").unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..6 {
+            add.apply(&mut c, "login_attempt", b"1", 0);
+        }
+        assert_eq!(c.get("login_attempt", 0), Some(&b"6"[..]));
+        let sub = SetVar::parse("ip.login_attempt=-10").unwrap_or_else(|e| panic!("{e}"));
+        sub.apply(&mut c, "login_attempt", b"10", 0);
+        assert_eq!(c.get("login_attempt", 0), Some(&b"-4"[..]));
+        SetVar::parse("tx.x=abc")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .apply(&mut c, "x", b"abc", 0);
+        add.apply(&mut c, "x", b"2", 0);
+        assert_eq!(c.get("x", 0), Some(&b"2"[..]), "a non-number counts as 0");
+        SetVar::parse("tx.one")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .apply(&mut c, "one", b"", 0);
+        assert_eq!(c.get("one", 0), Some(&b"1"[..]));
+        SetVar::parse("!tx.one")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .apply(&mut c, "one", b"", 0);
+        assert_eq!(c.get("one", 0), None);
+    }
+}
