@@ -5,4 +5,5 @@
 pub mod collection;
 pub mod operator;
 pub mod parse;
+pub mod request;
 pub mod transform;
