@@ -3,6 +3,7 @@
 //! Set. No Pingora types: the binary hands it a request view.
 
 pub mod collection;
+pub mod compile;
 pub mod operator;
 pub mod parse;
 pub mod request;
