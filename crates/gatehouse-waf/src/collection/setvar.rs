@@ -42,40 +42,35 @@ impl fmt::Display for SetVarError {
 impl std::error::Error for SetVarError {}
 
 impl SetVar {
+    /// `[!]collection.name[=[+|-]value]`; also the parser's check of
+    /// `setvar` values, so the two cannot disagree.
     pub fn parse(text: &str) -> Result<SetVar, SetVarError> {
-        let text = text.trim();
-        let (delete, target) = match text.strip_prefix('!') {
+        let err = |what: String| SetVarError(format!("setvar `{text}`: {what}"));
+        let (delete, rest) = match text.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        let (target, value) = match target.split_once('=') {
+        let (target, value) = match rest.split_once('=') {
             Some((t, v)) => (t, Some(v)),
-            None => (target, None),
+            None => (rest, None),
         };
-        let Some((collection, name)) = target.split_once('.') else {
-            return Err(SetVarError(format!(
-                "setvar `{text}` needs `collection.name`"
-            )));
+        if delete && value.is_some() {
+            return Err(err("a deletion (!) takes no value".into()));
+        }
+        let Some((written, name)) = target.split_once('.') else {
+            return Err(err("expected `collection.variable`".into()));
         };
-        let collection = collection.trim().to_ascii_lowercase();
+        let collection = written.to_ascii_lowercase();
         if !WRITABLE.contains(&collection.as_str()) {
-            return Err(SetVarError(format!(
-                "setvar cannot write collection `{collection}`"
-            )));
+            return Err(err(format!("unknown collection `{written}`")));
         }
-        let name = name.trim();
         if name.is_empty() {
-            return Err(SetVarError(format!("setvar `{text}` has an empty name")));
+            return Err(err("empty variable name".into()));
         }
-        let op = match (delete, value) {
-            (true, None) => SetVarOp::Delete,
-            (true, Some(_)) => {
-                return Err(SetVarError(format!(
-                    "setvar `{text}`: a deletion takes no value"
-                )))
-            }
-            (false, None) => SetVarOp::SetOne,
-            (false, Some(v)) => match v.as_bytes().first() {
+        let op = match value {
+            None if delete => SetVarOp::Delete,
+            None => SetVarOp::SetOne,
+            Some(v) => match v.as_bytes().first() {
                 Some(b'+') => SetVarOp::Add(v.get(1..).unwrap_or_default().to_string()),
                 Some(b'-') => SetVarOp::Sub(v.get(1..).unwrap_or_default().to_string()),
                 _ => SetVarOp::Set(v.to_string()),

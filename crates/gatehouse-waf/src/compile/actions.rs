@@ -135,27 +135,7 @@ impl Ctl {
     }
 }
 
-const SEVERITIES: [&str; 8] = [
-    "EMERGENCY",
-    "ALERT",
-    "CRITICAL",
-    "ERROR",
-    "WARNING",
-    "NOTICE",
-    "INFO",
-    "DEBUG",
-];
-
 /// `0`..`7` or a syslog name (`CRITICAL` is 2).
 pub fn severity(v: &str) -> Result<u8, String> {
-    if let Ok(n) = v.trim().parse::<u8>() {
-        if n <= 7 {
-            return Ok(n);
-        }
-    }
-    SEVERITIES
-        .iter()
-        .position(|s| s.eq_ignore_ascii_case(v.trim()))
-        .and_then(|p| u8::try_from(p).ok())
-        .ok_or_else(|| format!("invalid severity `{v}`"))
+    crate::parse::severity_level(v).ok_or_else(|| format!("invalid severity `{v}`"))
 }

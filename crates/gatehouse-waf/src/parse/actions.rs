@@ -2,6 +2,7 @@
 
 use super::ast::Action;
 use super::lexer::{single_quoted_end, unescape_single};
+use crate::collection::SetVar;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Arity {
@@ -119,6 +120,18 @@ const CTL_OPTIONS: &[&str] = &[
     "ruleRemoveTargetByTag",
 ];
 
+/// `0` to `7` or a syslog name (`CRITICAL` is 2), as ModSecurity writes
+/// severities.
+pub(crate) fn severity_level(v: &str) -> Option<u8> {
+    if let [d @ b'0'..=b'7'] = v.as_bytes() {
+        return Some(d - b'0');
+    }
+    SEVERITIES
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(v))
+        .and_then(|p| u8::try_from(p).ok())
+}
+
 const SEVERITIES: &[&str] = &[
     "EMERGENCY",
     "ALERT",
@@ -129,8 +142,6 @@ const SEVERITIES: &[&str] = &[
     "INFO",
     "DEBUG",
 ];
-
-const COLLECTIONS: &[&str] = &["tx", "ip", "session", "user", "global", "resource"];
 
 /// Parses and checks an action list; every bad action is reported.
 pub(crate) fn parse_actions(text: &str) -> Result<Vec<Action>, Vec<String>> {
@@ -269,17 +280,12 @@ fn check_value(name: &str, v: String) -> Result<String, String> {
         "t" => find_transformation(&v)
             .map(str::to_string)
             .ok_or_else(|| format!("unknown transformation `{v}`")),
-        "severity" => {
-            let ok = matches!(v.as_str(), "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7")
-                || find_ci(SEVERITIES, &v).is_some();
-            if ok {
-                Ok(v)
-            } else {
-                Err(format!(
-                    "invalid severity `{v}`: expected 0 to 7 or EMERGENCY ... DEBUG"
-                ))
-            }
-        }
+        "severity" => match severity_level(&v) {
+            Some(_) => Ok(v),
+            None => Err(format!(
+                "invalid severity `{v}`: expected 0 to 7 or EMERGENCY ... DEBUG"
+            )),
+        },
         "status" => match v.parse::<u16>() {
             Ok(100..=599) if is_number(&v) => Ok(v),
             _ => Err(format!(
@@ -301,7 +307,10 @@ fn check_value(name: &str, v: String) -> Result<String, String> {
             "phase" | "request" => Ok(v),
             _ => Err(format!("invalid allow `{v}`: expected phase or request")),
         },
-        "setvar" => check_setvar(&v).map(|()| v),
+        "setvar" => match SetVar::parse(&v) {
+            Ok(_) => Ok(v),
+            Err(e) => Err(e.0),
+        },
         "ctl" => check_ctl(&v),
         // An explicit `''` is text too; elsewhere an empty value is a mistake.
         "msg" | "logdata" | "tag" | "rev" | "ver" => Ok(v),
@@ -320,31 +329,6 @@ fn find_transformation(v: &str) -> Option<&'static str> {
         v
     };
     find_ci(TRANSFORMATIONS, american)
-}
-
-/// `[!]collection.name[=[+|-]value]`.
-fn check_setvar(v: &str) -> Result<(), String> {
-    let (delete, rest) = match v.strip_prefix('!') {
-        Some(rest) => (true, rest),
-        None => (false, v),
-    };
-    let (target, assigned) = match rest.split_once('=') {
-        Some((target, _)) => (target, true),
-        None => (rest, false),
-    };
-    if delete && assigned {
-        return Err(format!("setvar `{v}`: a deletion (!) takes no value"));
-    }
-    let Some((collection, variable)) = target.split_once('.') else {
-        return Err(format!("setvar `{v}`: expected `collection.variable`"));
-    };
-    if find_ci(COLLECTIONS, collection).is_none() {
-        return Err(format!("setvar `{v}`: unknown collection `{collection}`"));
-    }
-    if variable.is_empty() {
-        return Err(format!("setvar `{v}`: empty variable name"));
-    }
-    Ok(())
 }
 
 /// `option=value`; the option is returned in its canonical spelling.

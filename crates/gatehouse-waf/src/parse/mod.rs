@@ -17,6 +17,8 @@ mod variables;
 
 use std::path::Path;
 
+pub(crate) use actions::severity_level;
+
 pub use ast::{
     Action, Directive, EngineMode, IdRange, Operator, ParseError, Rule, Selector, Source, Variable,
 };
