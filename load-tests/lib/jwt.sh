@@ -29,3 +29,64 @@ jwt_token() {
     esac
     printf '%s.%s\n' "$input" "$sig"
 }
+
+# jwt_scenario ALG KEY cached|nocache : the jwt-* scenarios (see README):
+# the route with the jwt plugin (a consumer whose ALG credential is
+# tests/keys/KEY.pub) against the same route without it, both sent a valid
+# token signed with tests/keys/KEY.key.
+# shellcheck disable=SC2034  # variables are read by run.sh
+jwt_scenario() {
+    local alg=$1 key=$2 desc
+    SCENARIO_JWT_ALG=$alg
+    SCENARIO_JWT_KEY=$key
+    case $3 in
+    cached)
+        desc="verified-token cache on (default)"
+        SCENARIO_TARGET_CPU_RATIO=1.10
+        SCENARIO_JWT_CACHE_LINE=""
+        ;;
+    nocache)
+        # No target: this measures the signature check itself.
+        desc="verified-token cache off, so every request checks the signature"
+        SCENARIO_JWT_CACHE_LINE="              cache_size: 0"
+        ;;
+    *) die "jwt_scenario: expected cached or nocache, got $3" ;;
+    esac
+    SCENARIO_DESCRIPTION="GET /api/hello with a valid $alg token: jwt plugin ($desc) vs the same route without the plugin."
+    SCENARIO_CONTENDERS="gatehouse-plain gatehouse"
+    SCENARIO_BASELINE=gatehouse-plain
+    SCENARIO_SUBJECT=gatehouse
+    SCENARIO_METHOD=GET
+    SCENARIO_PATH=/api/hello
+    SCENARIO_HEADERS=("Authorization: Bearer $(jwt_token "$alg" "$REPO_DIR/tests/keys/$key.key" bench)")
+}
+
+scenario_gatehouse_plain_config() {
+    cat <<'EOF'
+services:
+  - name: backend
+    url: http://@UPSTREAM@
+    routes:
+      - name: api
+        paths: [/api]
+        strip_path: false
+EOF
+}
+
+scenario_gatehouse_config() {
+    scenario_gatehouse_plain_config
+    cat <<EOF
+        plugins:
+          - name: jwt
+            config:
+              claims_to_verify: [exp]
+$SCENARIO_JWT_CACHE_LINE
+consumers:
+  - username: bench
+    jwt_secrets:
+      - key: bench
+        algorithm: $SCENARIO_JWT_ALG
+        rsa_public_key: |
+$(sed 's/^/          /' "$REPO_DIR/tests/keys/$SCENARIO_JWT_KEY.pub")
+EOF
+}
