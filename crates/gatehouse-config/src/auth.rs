@@ -75,11 +75,22 @@ pub struct JwtSecretConf {
     pub tags: Option<IgnoredAny>,
 }
 
+/// A credential's key material, checked once when the consumer is read.
+pub enum SecretKey {
+    /// An HMAC secret as written; each plugin decodes it its own way
+    /// (`secret_is_base64`).
+    Hmac(Algorithm, String),
+    /// A public key, the same for every plugin.
+    Public(Arc<VerifyKey>),
+}
+
 /// A consumer's secret, kept until the plugins that use it are compiled.
 pub struct PendingSecret {
     pub consumer: Arc<Consumer>,
     pub raw: Raw,
-    pub conf: JwtSecretConf,
+    /// The credential key tokens name (`iss` by default).
+    pub key: String,
+    pub material: SecretKey,
 }
 
 const DEFAULT_CACHE_SIZE: usize = 10_000;
@@ -114,41 +125,56 @@ fn is_hmac(alg: Algorithm) -> bool {
 }
 
 /// Checks a consumer's `jwt_secrets` entry on its own (key, algorithm,
-/// which key material it needs). The key itself is built per plugin.
-pub fn check_secret(report: &Report, raw: &Raw, conf: &JwtSecretConf) -> bool {
-    let errors = report.len();
-    if conf.key.as_deref().is_none_or(str::is_empty) {
+/// the key material it needs) and returns its credential key and material;
+/// a public key is built here, once for all plugins.
+pub fn check_secret(
+    report: &Report,
+    raw: &Raw,
+    conf: &JwtSecretConf,
+) -> Option<(String, SecretKey)> {
+    let key = conf.key.clone().filter(|k| !k.is_empty());
+    if key.is_none() {
         raw.error_at(
             report,
             "key",
             "`key` is required: tokens name their credential by it",
         );
     }
-    match parse_algorithm(conf.algorithm.as_deref().unwrap_or("HS256")) {
-        Err(e) => raw.error_at(report, "algorithm", e),
-        Ok(alg) if is_hmac(alg) => {
-            if conf.secret.as_deref().is_none_or(str::is_empty) {
+    let material = match parse_algorithm(conf.algorithm.as_deref().unwrap_or("HS256")) {
+        Err(e) => {
+            raw.error_at(report, "algorithm", e);
+            None
+        }
+        Ok(alg) if is_hmac(alg) => match conf.secret.as_deref().filter(|s| !s.is_empty()) {
+            Some(secret) => Some(SecretKey::Hmac(alg, secret.to_string())),
+            None => {
                 raw.error_at(
                     report,
                     "secret",
                     format!("`secret` is required for {alg:?}"),
                 );
-            }
-        }
-        Ok(alg) => match &conf.rsa_public_key {
-            None => raw.error_at(
-                report,
-                "rsa_public_key",
-                format!("`rsa_public_key` (a PEM public key) is required for {alg:?}"),
-            ),
-            Some(pem) => {
-                if let Err(e) = VerifyKey::from_pem(alg, pem.as_bytes()) {
-                    raw.error_at(report, "rsa_public_key", e.to_string());
-                }
+                None
             }
         },
-    }
-    report.len() == errors
+        Ok(alg) => match &conf.rsa_public_key {
+            None => {
+                raw.error_at(
+                    report,
+                    "rsa_public_key",
+                    format!("`rsa_public_key` (a PEM public key) is required for {alg:?}"),
+                );
+                None
+            }
+            Some(pem) => match VerifyKey::from_pem(alg, pem.as_bytes()) {
+                Ok(k) => Some(SecretKey::Public(Arc::new(k))),
+                Err(e) => {
+                    raw.error_at(report, "rsa_public_key", e.to_string());
+                    None
+                }
+            },
+        },
+    };
+    Some((key?, material?))
 }
 
 /// Compiles one `jwt` plugin instance. `raw` is the plugin entry.
@@ -201,55 +227,42 @@ pub fn compile_jwt(
     });
     let mut credentials = HashMap::new();
     for s in secrets {
-        let Some(key) = s.conf.key.clone() else {
-            continue;
-        };
-        let alg = match parse_algorithm(s.conf.algorithm.as_deref().unwrap_or("HS256")) {
-            Ok(a) => a,
-            Err(_) => continue,
-        };
-        let built = if is_hmac(alg) {
-            let secret = s.conf.secret.as_deref().unwrap_or_default();
-            let bytes = if base64 {
-                use base64::Engine;
-                match base64::engine::general_purpose::STANDARD.decode(secret) {
-                    Ok(b) => b,
-                    Err(_) => {
-                        s.raw.error_at(
-                            report,
-                            "secret",
-                            "not valid base64, as the jwt plugin's `secret_is_base64: true` requires",
-                        );
+        let verify = match &s.material {
+            SecretKey::Public(k) => k.clone(),
+            SecretKey::Hmac(alg, secret) => {
+                let bytes = if base64 {
+                    use base64::Engine;
+                    match base64::engine::general_purpose::STANDARD.decode(secret) {
+                        Ok(b) => b,
+                        Err(_) => {
+                            s.raw.error_at(
+                                report,
+                                "secret",
+                                "not valid base64, as the jwt plugin's `secret_is_base64: true` requires",
+                            );
+                            continue;
+                        }
+                    }
+                } else {
+                    secret.as_bytes().to_vec()
+                };
+                match VerifyKey::hmac(*alg, &bytes) {
+                    Ok(k) => Arc::new(k),
+                    Err(e) => {
+                        s.raw.error_at(report, "secret", e.to_string());
                         continue;
                     }
                 }
-            } else {
-                secret.as_bytes().to_vec()
-            };
-            VerifyKey::hmac(alg, &bytes)
-        } else {
-            VerifyKey::from_pem(
-                alg,
-                s.conf
-                    .rsa_public_key
-                    .as_deref()
-                    .unwrap_or_default()
-                    .as_bytes(),
-            )
-        };
-        match built {
-            Ok(k) => {
-                credentials.insert(
-                    key.clone(),
-                    Credential {
-                        key,
-                        consumer: s.consumer.clone(),
-                        verify: Arc::new(k),
-                    },
-                );
             }
-            Err(e) => s.raw.error_at(report, "secret", e.to_string()),
-        }
+        };
+        credentials.insert(
+            s.key.clone(),
+            Credential {
+                key: s.key.clone(),
+                consumer: s.consumer.clone(),
+                verify,
+            },
+        );
     }
     let jwks = conf
         .jwks

@@ -260,28 +260,27 @@ impl Entities<'_> {
             let Some(secret) = secret_raw.parse::<JwtSecretConf>(self.report) else {
                 continue;
             };
-            if !check_secret(self.report, &secret_raw, &secret) {
+            let Some((key, material)) = check_secret(self.report, &secret_raw, &secret) else {
+                continue;
+            };
+            if let Some(first) = self.secret_keys.get(&key) {
+                secret_raw.error_at(
+                    self.report,
+                    "key",
+                    format!(
+                        "duplicate jwt_secrets key `{key}` (first defined at {}:{})",
+                        first.file, first.line
+                    ),
+                );
                 continue;
             }
-            if let Some(key) = &secret.key {
-                if let Some(first) = self.secret_keys.get(key) {
-                    secret_raw.error_at(
-                        self.report,
-                        "key",
-                        format!(
-                            "duplicate jwt_secrets key `{key}` (first defined at {}:{})",
-                            first.file, first.line
-                        ),
-                    );
-                    continue;
-                }
-                self.secret_keys
-                    .insert(key.clone(), secret_raw.mark().clone());
-            }
+            self.secret_keys
+                .insert(key.clone(), secret_raw.mark().clone());
             self.secrets.push(PendingSecret {
                 consumer: consumer.clone(),
                 raw: secret_raw,
-                conf: secret,
+                key,
+                material,
             });
         }
         self.consumers.push(consumer);
