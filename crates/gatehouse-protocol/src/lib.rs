@@ -35,7 +35,7 @@ mod violation;
 pub use chunked::ChunkedBody;
 pub use request::check_request_head;
 pub use response::{check_response_framing, check_response_head};
-pub use violation::{Violation, CODES};
+pub use violation::{Violation, CODES, INCOMPLETE_HEAD};
 
 /// Size limits for a request head. Defaults mirror nginx's
 /// `large_client_header_buffers 4 8k`.

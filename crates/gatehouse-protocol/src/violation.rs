@@ -41,7 +41,8 @@ const fn v(status: u16, code: &'static str, message: &'static str) -> Violation 
 }
 
 // Request line and head structure.
-pub(crate) const INCOMPLETE_HEAD: Violation = v(
+/// The head ended (or stalled) before its empty line.
+pub const INCOMPLETE_HEAD: Violation = v(
     400,
     "incomplete_head",
     "Bad Request: incomplete request head",

@@ -14,7 +14,7 @@ use crate::proxy::Gateway;
 use crate::runtime::Runtime;
 use async_trait::async_trait;
 use gatehouse_core::{error_body, generate_request_id, ERROR_CONTENT_TYPE, REQUEST_ID_HEADER};
-use gatehouse_protocol::{check_request_head, Framing, TargetForm, Violation};
+use gatehouse_protocol::{check_request_head, Framing, TargetForm, Violation, INCOMPLETE_HEAD};
 use guard::Guarded;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
@@ -188,7 +188,7 @@ impl Front {
                 Ok(_) if waiting => return Next::Close,
                 Err(_) if waiting => return Next::Close,
                 Ok(_) => {
-                    self.refuse(conn, started, &INCOMPLETE).await;
+                    self.refuse(conn, started, &INCOMPLETE_HEAD).await;
                     return Next::Close;
                 }
                 Err(_) => {
@@ -257,12 +257,7 @@ fn worth_checking(buffered: &[u8], checked: usize) -> bool {
     !fresh.is_empty() && (fresh.contains(&b'\n') || fresh.len() >= RECHECK_BYTES)
 }
 
-/// Why the front itself closes: the head never completed.
-const INCOMPLETE: Violation = Violation {
-    status: 400,
-    code: "incomplete_head",
-    message: "Bad Request: incomplete request head",
-};
+/// Refusals of the front's own: a head that stalled, and h2c.
 const HEAD_TIMEOUT: Violation = Violation {
     status: 408,
     code: "client_header_timeout",
