@@ -3,9 +3,12 @@
 use crate::harness::{check, run_binary, Gateway};
 use std::path::Path;
 
+/// The default config, its relative rule files made absolute so it can be
+/// checked and run from a temp dir.
 fn default_config() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf/gatehouse.yaml");
-    std::fs::read_to_string(path).expect("conf/gatehouse.yaml")
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf");
+    let text = std::fs::read_to_string(conf.join("gatehouse.yaml")).expect("conf/gatehouse.yaml");
+    text.replace("- waf/", &format!("- {}/waf/", conf.display()))
 }
 
 #[test]
@@ -135,4 +138,10 @@ fn default_config_serves_its_routes_with_nothing_else_running() {
     assert_eq!(r.json()["message"], "hello from gatehouse");
     let echo = gw.get("/echo/x?y=1").json();
     assert_eq!(echo["path"], "/x");
+    // Its WAF: baseline rules and the site's SecRules (seed rule 1001).
+    let xss = gw.get("/echo/x?q=%3Cscript%3Ealert(1)%3C/script%3E");
+    assert_eq!(xss.status, 403);
+    assert_eq!(xss.json()["message"], "Forbidden");
+    let sqli = gw.get("/echo/x?id=1%27%20union%20select%20password%20from%20users--");
+    assert_eq!(sqli.status, 403);
 }

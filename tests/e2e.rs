@@ -9,3 +9,4 @@ mod lifecycle;
 mod protocol;
 mod proxy;
 mod routing;
+mod waf;

@@ -21,10 +21,12 @@ mod plan;
 mod plugins;
 mod raw;
 mod section;
+mod waf;
 
 pub use diag::{Diagnostic, Diagnostics, Mark};
 pub use plan::*;
 pub use section::parse_duration;
+pub use waf::{WafPolicy, DEFAULT_BODY_LIMIT};
 
 use std::path::Path;
 

@@ -56,6 +56,8 @@ pub struct Route {
     /// The `jwt` plugin that applies: the route's, else its service's,
     /// else a global one.
     pub auth: Option<Arc<JwtPolicy>>,
+    /// The `waf` plugin that applies, chosen the same way.
+    pub waf: Option<Arc<crate::WafPolicy>>,
 }
 
 /// Which client protocols a route accepts.

@@ -6,9 +6,10 @@ use crate::auth::JwtConf;
 use crate::diag::{suggest, Report};
 use crate::model::PluginConf;
 use crate::raw::Raw;
+use crate::waf::WafConf;
 
 /// Plugins the gateway enforces.
-const SUPPORTED: &[&str] = &["jwt"];
+const SUPPORTED: &[&str] = &["jwt", "waf"];
 
 /// Plugins on the roadmap: refused for now with "not supported yet".
 const PLANNED: &[&str] = &[
@@ -19,7 +20,6 @@ const PLANNED: &[&str] = &[
     "response-transformer",
     "file-log",
     "request-size-limiting",
-    "waf",
     "graphql-rate-limiting",
     "graphql-proxy-cache",
 ];
@@ -48,6 +48,16 @@ pub struct Pending {
 
 pub enum PluginKind {
     Jwt(Box<JwtConf>),
+    Waf(Box<WafConf>),
+}
+
+impl PluginKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PluginKind::Jwt(_) => "jwt",
+            PluginKind::Waf(_) => "waf",
+        }
+    }
 }
 
 /// Checks one plugin entry; reports anything that cannot be enforced.
@@ -57,16 +67,26 @@ pub fn check(report: &Report, raw: &Raw, scope: Option<Scope>) -> Option<Pending
     let conf = raw.parse::<PluginConf>(report)?;
     let name = conf.name.as_str();
     if SUPPORTED.contains(&name) {
-        let config = match &conf.config {
-            Some(c) => c.parse::<JwtConf>(report)?,
-            None => JwtConf::default(),
+        let plugin = match name {
+            "jwt" => PluginKind::Jwt(Box::new(match &conf.config {
+                Some(c) => c.parse::<JwtConf>(report)?,
+                None => JwtConf::default(),
+            })),
+            _ => PluginKind::Waf(Box::new(match &conf.config {
+                Some(c) => c.parse::<WafConf>(report)?,
+                None => WafConf::default(),
+            })),
         };
         if scope == Some(Scope::Consumer) {
-            raw.error_at(
-                report,
-                "name",
-                "the `jwt` plugin authenticates consumers; it cannot be set on one",
-            );
+            let why = match plugin {
+                PluginKind::Jwt(_) => {
+                    "the `jwt` plugin authenticates consumers; it cannot be set on one"
+                }
+                PluginKind::Waf(_) => {
+                    "the `waf` plugin applies to routes and services, not consumers"
+                }
+            };
+            raw.error_at(report, "name", why);
             return None;
         }
         let scope = match scope? {
@@ -80,7 +100,7 @@ pub fn check(report: &Report, raw: &Raw, scope: Option<Scope>) -> Option<Pending
             raw.error_at(
                 report,
                 "consumer",
-                "the `jwt` plugin cannot be scoped to a consumer",
+                format!("the `{name}` plugin cannot be scoped to a consumer"),
             );
             return None;
         }
@@ -88,7 +108,7 @@ pub fn check(report: &Report, raw: &Raw, scope: Option<Scope>) -> Option<Pending
             raw: raw.clone(),
             scope,
             enabled: conf.enabled.unwrap_or(true),
-            plugin: PluginKind::Jwt(Box::new(config)),
+            plugin,
         });
     }
     if PLANNED.contains(&name) {

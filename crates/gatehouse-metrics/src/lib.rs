@@ -30,6 +30,7 @@ pub struct Metrics {
     upstream_errors: IntCounterVec,
     rejections: IntCounterVec,
     target_health: IntGaugeVec,
+    waf_matches: IntCounterVec,
 }
 
 /// Why an upstream attempt failed, as a metric label.
@@ -136,6 +137,14 @@ impl Metrics {
             ),
             &["upstream", "target"],
         )?;
+        let waf_matches = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_waf_rule_matches_total",
+                "WAF rules that matched, by rule id and what followed (blocked, detected, logged).",
+            ),
+            &["rule", "action"],
+        )?;
+        registry.register(Box::new(waf_matches.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_duration.clone()))?;
         registry.register(Box::new(upstream_duration.clone()))?;
@@ -150,6 +159,7 @@ impl Metrics {
             upstream_errors,
             rejections,
             target_health,
+            waf_matches,
         })
     }
 
@@ -177,6 +187,16 @@ impl Metrics {
 
     pub fn rejection(&self, reason: &str) {
         self.rejections.with_label_values(&[reason]).inc();
+    }
+
+    /// A WAF rule matched: `action` is `blocked` for the rule that stopped
+    /// the request, `detected` for one that would have in detect mode,
+    /// `matched` otherwise. Rule ids come from loaded rules, so the label
+    /// set is bounded by the configuration.
+    pub fn waf_match(&self, rule: u64, action: &str) {
+        self.waf_matches
+            .with_label_values(&[&rule.to_string(), action])
+            .inc();
     }
 
     pub fn set_target_health(&self, upstream: &str, target: &str, healthy: bool) {

@@ -4,6 +4,8 @@
 
 pub mod collection;
 pub mod compile;
+pub mod engine;
+pub mod load;
 pub mod operator;
 pub mod parse;
 pub mod request;

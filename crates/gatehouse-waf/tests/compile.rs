@@ -153,7 +153,7 @@ fn removal_and_updates() {
 #[test]
 fn unsupported_operator_drops_rule_only() {
     let set = build(
-        "SecRule ARGS \"@detectSQLi\" \"id:1,phase:2\"\n\
+        "SecRule ARGS \"@rsub s/a/b/\" \"id:1,phase:2\"\n\
          SecRule ARGS \"@rx a\" \"id:2,phase:2\"\n",
     );
     assert_eq!(set.unsupported.len(), 1);
@@ -163,7 +163,7 @@ fn unsupported_operator_drops_rule_only() {
 
 #[test]
 fn crs_v4() {
-    let root = Path::new("/work/shared/crs-v4.28.0");
+    let root = &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs-v4.28.0");
     if !root.is_dir() {
         println!("SKIPPED");
         return;
@@ -193,8 +193,5 @@ fn crs_v4() {
     assert!(set
         .markers
         .contains_key("END-REQUEST-949-BLOCKING-EVALUATION"));
-    assert!(set
-        .unsupported
-        .iter()
-        .all(|(_, why)| why.contains("detectSQLi") || why.contains("detectXSS")));
+    assert!(set.unsupported.is_empty(), "{:?}", set.unsupported);
 }

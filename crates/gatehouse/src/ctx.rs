@@ -68,6 +68,10 @@ pub struct RequestCtx {
     /// Who the request is from, once the route's `jwt` plugin accepted it;
     /// for the upstream headers, and later the rate limiter and audit log.
     pub identity: Option<Arc<Identity>>,
+    /// The WAF transaction, kept for the response and logging phases.
+    pub waf: Option<crate::waf::WafState>,
+    /// The front read the body ahead (and answered `Expect: 100-continue`).
+    pub body_read_ahead: bool,
 }
 
 impl RequestCtx {
@@ -84,6 +88,8 @@ impl RequestCtx {
             upstream_start: None,
             upstream_error: None,
             identity: None,
+            waf: None,
+            body_read_ahead: false,
         }
     }
 

@@ -15,6 +15,7 @@ mod proxy;
 mod respond;
 mod runtime;
 mod server;
+mod waf;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@ use crate::inbound;
 use crate::protocol;
 use crate::respond;
 use crate::runtime::Runtime;
+use crate::waf;
 use async_trait::async_trait;
 use gatehouse_config::Backend;
 use gatehouse_core::{Rejection, REQUEST_ID_HEADER};
@@ -91,8 +92,15 @@ impl ProxyHttp for Gateway {
             respond::reject(session, ctx, &r).await?;
             return Ok(true);
         }
+        let waf_policy = route.waf.clone();
         if let Some(policy) = route.auth.clone() {
             if let Some(r) = auth::authenticate(&policy, session.req_header(), ctx) {
+                respond::reject(session, ctx, &r).await?;
+                return Ok(true);
+            }
+        }
+        if let Some(policy) = waf_policy {
+            if let Some(r) = waf::inspect(&policy, session, ctx) {
                 respond::reject(session, ctx, &r).await?;
                 return Ok(true);
             }
@@ -174,6 +182,11 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let content_length = session.req_header().headers.get(CONTENT_LENGTH);
+        if ctx.body_read_ahead {
+            // The client got its 100 Continue from the front and the body
+            // is here: the service must not answer a second one.
+            upstream_request.remove_header(&http::header::EXPECT);
+        }
         forward::prepare(upstream_request, ctx, listener(session), content_length)
     }
 
@@ -199,6 +212,12 @@ impl ProxyHttp for Gateway {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(r) = waf::response(ctx, response) {
+            return Err(Error::explain(
+                ErrorType::HTTPStatus(r.status),
+                "refused by a WAF response rule",
+            ));
+        }
         response.insert_header(REQUEST_ID_HEADER, ctx.request_id.header_value())
     }
 
@@ -230,6 +249,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        waf::finish(ctx);
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let route = ctx.matched.map(|m| m.route);
         ctx.rt

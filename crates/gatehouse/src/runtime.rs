@@ -17,6 +17,9 @@ pub struct Runtime {
     /// built once rather than per request. `None` for other backends, or
     /// when the host is not a valid header value (forwarding reports it).
     upstream_hosts: Vec<Option<HeaderValue>>,
+    /// Some route's WAF reads bodies: the front then looks up the route of
+    /// requests with a body to read it ahead.
+    pub inspects_bodies: bool,
 }
 
 impl Runtime {
@@ -31,7 +34,12 @@ impl Runtime {
                 _ => None,
             })
             .collect();
+        let inspects_bodies = plan
+            .routes
+            .iter()
+            .any(|r| r.waf.as_ref().is_some_and(|w| w.engine.body_access()));
         Runtime {
+            inspects_bodies,
             plan,
             metrics,
             route_metrics,

@@ -11,10 +11,20 @@ use crate::diag::{Mark, Report};
 use crate::plan::{Consumer, Route, Service, Upstream};
 use crate::plugins::{self, Pending, PluginKind, Scope};
 use crate::raw::Raw;
+use crate::waf::compile_waf;
+use crate::WafPolicy;
 use gatehouse_auth::{Jwks, JwtPolicy};
 use gatehouse_router::{RouteSpec, RouteSpecError, Router};
+use gatehouse_waf::collection::{MemoryStore, PersistentStore};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// How specific the entry is, what it compiled to, and the entry.
+type Chosen<T> = (u8, T, Raw);
+
+/// Persistent WAF collections (`IP`, `GLOBAL`): idle ones are dropped
+/// after an hour, and at most this many are kept per node.
+const WAF_COLLECTION_KEYS: usize = 100_000;
 
 pub struct Built {
     pub router: Router,
@@ -44,6 +54,8 @@ pub struct Entities<'r> {
     secrets: Vec<PendingSecret>,
     secret_keys: HashMap<String, Mark>,
     plugins: Vec<Pending>,
+    /// One per plan: every `waf` entry counts into the same `IP` collection.
+    waf_store: Arc<dyn PersistentStore>,
 }
 
 impl<'r> Entities<'r> {
@@ -65,6 +77,7 @@ impl<'r> Entities<'r> {
             secrets: Vec::new(),
             secret_keys: HashMap::new(),
             plugins: Vec::new(),
+            waf_store: Arc::new(MemoryStore::new(3600, WAF_COLLECTION_KEYS)),
         }
     }
 
@@ -112,52 +125,78 @@ impl<'r> Entities<'r> {
     }
 
     /// Compiles the plugins now that every consumer is known, and gives
-    /// each route the one that applies (route over service over global).
+    /// each route the one of each kind that applies (route over service
+    /// over global).
     fn apply_plugins(&mut self) -> Vec<Arc<Jwks>> {
-        // (specificity, plugin entry mark) of what each route got so far.
-        let mut chosen: Vec<Option<(u8, Arc<JwtPolicy>, Raw)>> = vec![None; self.routes.len()];
+        let n = self.routes.len();
+        let mut jwt: Vec<Option<Chosen<Arc<JwtPolicy>>>> = (0..n).map(|_| None).collect();
+        let mut waf: Vec<Option<Chosen<Arc<WafPolicy>>>> = (0..n).map(|_| None).collect();
         let plugins = std::mem::take(&mut self.plugins);
         let mut jwks = Vec::new();
         for p in plugins {
-            let PluginKind::Jwt(conf) = &p.plugin;
             let Some(targets) = self.plugin_targets(&p) else {
                 continue;
             };
-            let Some(policy) =
-                compile_jwt(self.report, &p.raw, conf, &self.secrets, &self.consumers)
-            else {
-                continue;
-            };
-            if let Some(j) = &policy.jwks {
-                jwks.push(j.clone());
-            }
-            for (route, level) in targets {
-                let Some(slot) = chosen.get_mut(route) else {
-                    continue;
-                };
-                match slot {
-                    Some((l, _, first)) if *l == level => {
-                        let m = first.mark();
-                        p.raw.error_at(
-                            self.report,
-                            "name",
-                            format!(
-                                "plugin `jwt` is already set for route `{}` at this level (first at {}:{})",
-                                self.routes.get(route).map_or("", |r| r.name.as_str()),
-                                m.file,
-                                m.line
-                            ),
-                        );
+            match &p.plugin {
+                PluginKind::Jwt(conf) => {
+                    let Some(policy) =
+                        compile_jwt(self.report, &p.raw, conf, &self.secrets, &self.consumers)
+                    else {
+                        continue;
+                    };
+                    if let Some(j) = &policy.jwks {
+                        jwks.push(j.clone());
                     }
-                    Some((l, _, _)) if *l > level => {}
-                    _ => *slot = Some((level, policy.clone(), p.raw.clone())),
+                    self.assign(&mut jwt, &targets, &policy, &p);
+                }
+                PluginKind::Waf(conf) => {
+                    let store = self.waf_store.clone();
+                    let Some(policy) = compile_waf(self.report, &p.raw, conf, &store) else {
+                        continue;
+                    };
+                    self.assign(&mut waf, &targets, &policy, &p);
                 }
             }
         }
-        for (route, c) in self.routes.iter_mut().zip(chosen) {
-            route.auth = c.map(|(_, policy, _)| policy);
+        for ((route, j), w) in self.routes.iter_mut().zip(jwt).zip(waf) {
+            route.auth = j.map(|(_, policy, _)| policy);
+            route.waf = w.map(|(_, policy, _)| policy);
         }
         jwks
+    }
+
+    /// Gives `value` to the `targets` unless a more specific entry of the
+    /// same plugin already did; two at one level is an error.
+    fn assign<T: Clone>(
+        &self,
+        chosen: &mut [Option<Chosen<T>>],
+        targets: &[(usize, u8)],
+        value: &T,
+        p: &Pending,
+    ) {
+        for &(route, level) in targets {
+            let Some(slot) = chosen.get_mut(route) else {
+                continue;
+            };
+            match slot {
+                Some((l, _, first)) if *l == level => {
+                    let m = first.mark();
+                    p.raw.error_at(
+                        self.report,
+                        "name",
+                        format!(
+                            "plugin `{}` is already set for route `{}` at this level (first at {}:{})",
+                            p.plugin.name(),
+                            self.routes.get(route).map_or("", |r| r.name.as_str()),
+                            m.file,
+                            m.line
+                        ),
+                    );
+                }
+                Some((l, _, _)) if *l > level => {}
+                _ => *slot = Some((level, value.clone(), p.raw.clone())),
+            }
+        }
     }
 
     /// The routes a plugin entry applies to, with how specific it is:

@@ -208,6 +208,7 @@ impl Entities<'_> {
             preserve_host: conf.preserve_host.unwrap_or(false),
             protocols,
             auth: None,
+            waf: None,
         });
         let index = self.routes.len() - 1;
         for p in &conf.plugins {

@@ -14,6 +14,7 @@ pub use setvar::{SetVar, SetVarError, SetVarOp};
 pub use store::{MemoryStore, PersistentStore};
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
@@ -25,7 +26,30 @@ struct Entry {
 /// One collection: an ordered-insensitive map of lowercase names to values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Collection {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<String, Entry, BuildHasherDefault<NameHasher>>,
+}
+
+/// FNV-1a: collection names are short and not attacker-chosen in bulk
+/// (TX names come from rules), so a simple hash beats SipHash here.
+#[derive(Default)]
+pub struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 impl Collection {
@@ -35,7 +59,15 @@ impl Collection {
 
     /// The value of `name` at time `now`, if it exists and has not expired.
     pub fn get(&self, name: &str, now: u64) -> Option<&[u8]> {
-        let e = self.entries.get(&name.to_ascii_lowercase())?;
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.get_lowercase(&name.to_ascii_lowercase(), now);
+        }
+        self.get_lowercase(name, now)
+    }
+
+    /// [`Collection::get`] for a name known to be lowercase: no copy.
+    pub fn get_lowercase(&self, name: &str, now: u64) -> Option<&[u8]> {
+        let e = self.entries.get(name)?;
         if e.expires_at.is_some_and(|t| t <= now) {
             return None;
         }

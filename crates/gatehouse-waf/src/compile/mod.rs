@@ -81,6 +81,8 @@ pub struct CompiledRule {
 pub struct Link {
     pub variables: Vec<VariableRef>,
     pub operator: Operator,
+    /// The operator's argument as written, for macro expansion.
+    pub argument: String,
     pub negated: bool,
     /// Defaults' transformations then the link's; `t:none` clears.
     pub transforms: Vec<Transform>,
@@ -337,6 +339,7 @@ fn compile_link(
     let mut link = Link {
         variables,
         operator,
+        argument: rule.operator.argument.clone(),
         negated: rule.operator.negated,
         transforms: Vec::new(),
         multi_match: false,

@@ -134,9 +134,14 @@ pub enum Key {
 impl Key {
     /// Whether a key of the collection (any case) is selected.
     pub fn matches(&self, key: &str) -> bool {
+        self.matches_bytes(key.as_bytes())
+    }
+
+    /// [`Key::matches`] for keys that may not be UTF-8 (argument names).
+    pub fn matches_bytes(&self, key: &[u8]) -> bool {
         match self {
-            Key::Name(name) => name.eq_ignore_ascii_case(key),
-            Key::Regex(re) => re.is_match(key.as_bytes()),
+            Key::Name(name) => name.as_bytes().eq_ignore_ascii_case(key),
+            Key::Regex(re) => re.is_match(key),
         }
     }
 

@@ -9,8 +9,10 @@ mod ip;
 mod pcre;
 mod pm;
 mod rx;
+mod sqli;
 mod strings;
 mod validate;
+mod xss;
 
 pub use ip::IpMatch;
 pub use pm::PhraseMatch;
@@ -67,6 +69,10 @@ pub enum Operator {
     ValidateByteRange(ByteRange),
     ValidateUrlEncoding,
     ValidateUtf8Encoding,
+    /// `@detectSQLi`: SQL syntax recognised by tokens (libinjection's idea).
+    DetectSqli,
+    /// `@detectXSS`: HTML/JavaScript injection recognised by an HTML tokenizer.
+    DetectXss,
     UnconditionalMatch,
     NoMatch,
 }
@@ -134,11 +140,8 @@ impl Operator {
             "validateutf8encoding" => Operator::ValidateUtf8Encoding,
             "unconditionalmatch" => Operator::UnconditionalMatch,
             "nomatch" => Operator::NoMatch,
-            "detectsqli" | "detectxss" => {
-                return Err(CompileError(format!(
-                    "operator `@{name}` is not implemented yet"
-                )))
-            }
+            "detectsqli" => Operator::DetectSqli,
+            "detectxss" => Operator::DetectXss,
             other if NOT_SUPPORTED.contains(&other) => {
                 return Err(CompileError(format!("operator `@{name}` is not supported")))
             }
@@ -166,6 +169,16 @@ impl Operator {
             Operator::ValidateByteRange(range) => range.matches(value),
             Operator::ValidateUrlEncoding => validate::invalid_url_encoding(value),
             Operator::ValidateUtf8Encoding => validate::invalid_utf8(value),
+            Operator::DetectSqli => match sqli::detect(value) {
+                Some(fingerprint) => {
+                    if let Some(c) = captures {
+                        c.push(fingerprint.into_bytes());
+                    }
+                    true
+                }
+                None => false,
+            },
+            Operator::DetectXss => xss::detect(value),
             Operator::UnconditionalMatch => true,
             Operator::NoMatch => false,
         }

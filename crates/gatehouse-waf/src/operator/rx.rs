@@ -78,6 +78,11 @@ fn run(regex: &Regex, value: &[u8], captures: Option<&mut Vec<Vec<u8>>>) -> bool
         return regex.is_match(value);
     };
     out.clear();
+    // The lazy DFA answers most values (no match) far faster than a
+    // capturing search: only a match pays for the groups.
+    if !regex.is_match(value) {
+        return false;
+    }
     let Some(caps) = regex.captures(value) else {
         return false;
     };

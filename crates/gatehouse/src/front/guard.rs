@@ -61,6 +61,24 @@ pub struct Guarded {
     tunnel_after: bool,
     /// The client closed its sending side.
     eof: bool,
+    /// The current request's body, read ahead of the proxy so the WAF can
+    /// inspect it before anything goes upstream (chunked: decoded).
+    prefetched: Option<Vec<u8>>,
+    /// `prefetch` ran for the request the next `begin` starts.
+    prefetch_pending: bool,
+}
+
+/// How reading a body ahead ended.
+#[derive(Debug)]
+pub enum Prefetch {
+    /// The whole body is buffered (and copied for inspection).
+    Complete,
+    /// Larger than the limit; nothing more was read.
+    TooLarge,
+    /// The chunked grammar broke.
+    Invalid(Violation),
+    /// The client closed or failed before the end.
+    Closed,
 }
 
 impl Guarded {
@@ -71,6 +89,80 @@ impl Guarded {
             phase: Phase::Between,
             tunnel_after: false,
             eof: false,
+            prefetched: None,
+            prefetch_pending: false,
+        }
+    }
+
+    /// The body read ahead for the current request, if any.
+    pub fn prefetched(&self) -> Option<&[u8]> {
+        self.prefetched.as_deref()
+    }
+
+    /// Reads the body of the request whose `head_len`-byte head is at the
+    /// front of the buffer, up to `limit` bytes, keeping it buffered for
+    /// the proxy and copying it for [`Guarded::prefetched`]. The caller
+    /// bounds the time this may take.
+    pub async fn prefetch(
+        &mut self,
+        head_len: usize,
+        framing: Framing,
+        limit: usize,
+        max_trailer: usize,
+    ) -> Prefetch {
+        self.prefetched = None;
+        self.prefetch_pending = true;
+        match framing {
+            Framing::None => {
+                self.prefetched = Some(Vec::new());
+                Prefetch::Complete
+            }
+            Framing::ContentLength(n) => {
+                let Ok(n) = usize::try_from(n) else {
+                    return Prefetch::TooLarge;
+                };
+                if n > limit {
+                    return Prefetch::TooLarge;
+                }
+                while self.buf.len() < head_len + n {
+                    match self.read_more().await {
+                        Ok(0) | Err(_) => return Prefetch::Closed,
+                        Ok(_) => {}
+                    }
+                }
+                let body = self.buf.get(head_len..head_len + n).unwrap_or_default();
+                self.prefetched = Some(body.to_vec());
+                Prefetch::Complete
+            }
+            Framing::Chunked => {
+                let mut scanner = ChunkedBody::new(max_trailer);
+                let mut scanned = head_len;
+                loop {
+                    let fresh = self.buf.get(scanned..).unwrap_or_default();
+                    match scanner.scan(fresh) {
+                        Ok(used) => scanned += used,
+                        Err(v) => return Prefetch::Invalid(v),
+                    }
+                    if scanner.is_done() {
+                        break;
+                    }
+                    // Framing costs a few bytes per chunk: allow for it.
+                    if scanned - head_len > limit.saturating_add(limit / 8 + 4096) {
+                        return Prefetch::TooLarge;
+                    }
+                    match self.read_more().await {
+                        Ok(0) | Err(_) => return Prefetch::Closed,
+                        Ok(_) => {}
+                    }
+                }
+                let raw = self.buf.get(head_len..scanned).unwrap_or_default();
+                let body = decode_chunked(raw);
+                if body.len() > limit {
+                    return Prefetch::TooLarge;
+                }
+                self.prefetched = Some(body);
+                Prefetch::Complete
+            }
         }
     }
 
@@ -113,6 +205,11 @@ impl Guarded {
             Framing::Chunked => Body::Chunked(Box::new(ChunkedBody::new(max_trailer))),
         };
         self.tunnel_after = websocket;
+        // A body read ahead belongs to this request only if `prefetch` ran
+        // for it, right before.
+        if !std::mem::take(&mut self.prefetch_pending) {
+            self.prefetched = None;
+        }
         self.phase = Phase::Head {
             remaining: head_len,
             body,
@@ -302,6 +399,39 @@ impl Guarded {
     fn break_body(&mut self, v: Violation) -> io::Error {
         self.phase = Phase::Broken(v);
         io::Error::new(io::ErrorKind::InvalidData, v)
+    }
+}
+
+/// The data of a chunked body already checked by `ChunkedBody`: sizes,
+/// extensions and trailers dropped. Stops at anything unexpected rather
+/// than guessing.
+fn decode_chunked(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    loop {
+        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let line = raw.get(..eol).unwrap_or_default();
+        let digits: Vec<u8> = line
+            .iter()
+            .copied()
+            .take_while(u8::is_ascii_hexdigit)
+            .collect();
+        let size = std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|d| usize::from_str_radix(d, 16).ok());
+        let Some(size) = size else {
+            return out;
+        };
+        if size == 0 {
+            return out;
+        }
+        let data_start = eol + 2;
+        let Some(data) = raw.get(data_start..data_start.saturating_add(size)) else {
+            return out;
+        };
+        out.extend_from_slice(data);
+        raw = raw.get(data_start + size + 2..).unwrap_or_default();
     }
 }
 

@@ -10,12 +10,15 @@
 
 mod guard;
 
+pub use guard::Guarded;
+
 use crate::proxy::Gateway;
 use crate::runtime::Runtime;
+use crate::waf::{body_inspection, BodyInspection};
 use async_trait::async_trait;
 use gatehouse_core::{error_body, generate_request_id, ERROR_CONTENT_TYPE, REQUEST_ID_HEADER};
 use gatehouse_protocol::{check_request_head, Framing, TargetForm, Violation, INCOMPLETE_HEAD};
-use guard::Guarded;
+use guard::Prefetch;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
@@ -51,6 +54,9 @@ enum Next {
         len: usize,
         framing: Framing,
         websocket: bool,
+        /// The route's WAF inspects bodies: read this one ahead.
+        inspect: Option<BodyInspection>,
+        expect_continue: bool,
     },
     /// The front answered it; the connection stays open.
     Answered,
@@ -76,15 +82,25 @@ impl ServerApp for Front {
         loop {
             let next = self.next_request(&mut conn, first, shutdown).await;
             first = false;
-            let (len, framing, websocket) = match next {
+            let (len, framing, websocket, inspect, expect_continue) = match next {
                 Next::Proxy {
                     len,
                     framing,
                     websocket,
-                } => (len, framing, websocket),
+                    inspect,
+                    expect_continue,
+                } => (len, framing, websocket, inspect, expect_continue),
                 Next::Answered => continue,
                 Next::Close => return None,
             };
+            if let Some(inspect) = inspect {
+                let ready = self
+                    .read_body_ahead(&mut conn, len, framing, inspect, expect_continue)
+                    .await;
+                if !ready {
+                    return None;
+                }
+            }
             conn.begin(len, framing, websocket, max_trailer);
             let mut session = ServerSession::new_http1(conn);
             session.set_keepalive(if *shutdown.borrow() {
@@ -151,10 +167,16 @@ impl Front {
                         if head.target_form == TargetForm::Asterisk {
                             return self.answer_options_asterisk(conn, len, framing).await;
                         }
+                        let inspect = match framing {
+                            Framing::None => None,
+                            _ => body_inspection(&self.runtime, &head),
+                        };
                         return Next::Proxy {
                             len,
                             framing,
                             websocket,
+                            inspect,
+                            expect_continue: head.expect_continue,
                         };
                     }
                     Err(v) if v.is_incomplete() => checked = conn.buffered().len(),
@@ -195,6 +217,49 @@ impl Front {
                     self.refuse(conn, started, &HEAD_TIMEOUT).await;
                     return Next::Close;
                 }
+            }
+        }
+    }
+
+    /// Reads the body of a request whose route inspects bodies before the
+    /// proxy sees the request, so nothing goes upstream before the WAF
+    /// decided. `false`: the front answered (or the client left); close.
+    async fn read_body_ahead(
+        &self,
+        conn: &mut Guarded,
+        len: usize,
+        framing: Framing,
+        inspect: BodyInspection,
+        expect_continue: bool,
+    ) -> bool {
+        let started = Instant::now();
+        if expect_continue
+            && (conn
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+                || conn.flush().await.is_err())
+        {
+            return false;
+        }
+        let server = &self.runtime.plan.server;
+        let max_trailer = server.http_limits.max_header_section;
+        let read = conn.prefetch(len, framing, inspect.limit, max_trailer);
+        match tokio::time::timeout(server.client_header_timeout, read).await {
+            Ok(Prefetch::Complete) => true,
+            Ok(Prefetch::TooLarge) if !inspect.refuse_larger => true,
+            Ok(Prefetch::TooLarge) => {
+                self.refuse(conn, started, &BODY_TOO_LARGE).await;
+                false
+            }
+            Ok(Prefetch::Invalid(v)) => {
+                self.refuse(conn, started, &v).await;
+                false
+            }
+            Ok(Prefetch::Closed) => false,
+            Err(_) => {
+                self.refuse(conn, started, &BODY_TIMEOUT).await;
+                false
             }
         }
     }
@@ -258,6 +323,16 @@ fn worth_checking(buffered: &[u8], checked: usize) -> bool {
 }
 
 /// Refusals of the front's own: a head that stalled, and h2c.
+const BODY_TOO_LARGE: Violation = Violation {
+    status: 413,
+    code: "request_body_too_large",
+    message: "Request body too large",
+};
+const BODY_TIMEOUT: Violation = Violation {
+    status: 408,
+    code: "client_body_timeout",
+    message: "Request Timeout",
+};
 const HEAD_TIMEOUT: Violation = Violation {
     status: 408,
     code: "client_header_timeout",

@@ -1,0 +1,340 @@
+//! One phase: rules in order, chains, actions, flow control.
+
+use super::prefilter::{self, ChainFilter};
+use super::targets::Value;
+use super::{Action, Cached, Intervention, Match, Scope, Transaction, TransformCache};
+use crate::collection::SetVar;
+use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link};
+use crate::parse::EngineMode;
+use crate::request::BodyProcessor;
+use crate::transform::{apply_chain, Transform};
+use std::borrow::Cow;
+
+/// What a link's values did.
+struct LinkResult {
+    /// Name and transformed value of each value that matched.
+    matched: Vec<(String, Vec<u8>)>,
+    /// TX:0..9 of the last match, when the link captures.
+    captures: Option<Vec<Vec<u8>>>,
+}
+
+impl Transaction {
+    pub(super) fn run_phase(&mut self, phase: u8) -> Option<Intervention> {
+        if self.intervention.is_some() {
+            return self.intervention.clone();
+        }
+        if self.mode == EngineMode::Off
+            || self.allowed == Some(AllowScope::All)
+            || (self.allowed == Some(AllowScope::Request) && phase <= 2)
+        {
+            return None;
+        }
+        self.phase = phase;
+        // Values may move between phases (the body is parsed before 2).
+        self.cache.clear();
+        let engine = self.engine.clone();
+        let rules = engine.rules.phase(phase);
+        let mut i = 0;
+        while i < rules.len() {
+            let rule = &rules[i];
+            i += 1;
+            if self.removed.iter().any(|s| s.covers(rule)) || !self.eval_rule(rule, (phase, i - 1))
+            {
+                continue;
+            }
+            let action = match resolved(rule) {
+                Disruptive::Pass | Disruptive::Block => None,
+                Disruptive::Allow(scope) => {
+                    if *scope != AllowScope::Phase {
+                        self.allowed = Some(*scope);
+                    }
+                    return None;
+                }
+                Disruptive::Deny => Some(Action::Deny),
+                Disruptive::Drop => Some(Action::Drop),
+                Disruptive::Redirect(url) => Some(Action::Redirect(self.expand_text(url))),
+            };
+            if let Some(action) = action {
+                if self.mode == EngineMode::On {
+                    let status = match action {
+                        Action::Redirect(_) => rule.status.filter(|s| (300..400).contains(s)),
+                        _ => rule.status,
+                    };
+                    let default = if matches!(action, Action::Redirect(_)) {
+                        302
+                    } else {
+                        403
+                    };
+                    self.intervention = Some(Intervention {
+                        status: status.unwrap_or(default),
+                        action,
+                        rule_id: rule.id,
+                        phase,
+                        msg: rule.msg.as_deref().map(|m| self.expand_text(m)),
+                    });
+                    self.rule = None;
+                    return self.intervention.clone();
+                }
+            }
+            if let Some(n) = rule.skip {
+                i = i.saturating_add(n as usize);
+            }
+            if let Some(marker) = &rule.skip_after {
+                let at = engine
+                    .rules
+                    .markers
+                    .get(marker)
+                    .map_or(rules.len(), |m| m[usize::from(phase) - 1]);
+                i = if at >= i { at } else { rules.len() };
+            }
+        }
+        self.rule = None;
+        None
+    }
+
+    /// Evaluates a rule and its chain; on a full match runs the actions of
+    /// every link (setvar, ctl...) and records the match.
+    fn eval_rule(&mut self, rule: &CompiledRule, at: (u8, usize)) -> bool {
+        self.rule = Some(at);
+        self.matched.clear();
+        let mut cache = std::mem::take(&mut self.cache);
+        let engine = self.engine.clone();
+        let phase = usize::from(at.0) - 1;
+        let chains = engine.chains.get(phase).and_then(|p| p.get(at.1));
+        let slots = engine.slots.get(phase).and_then(|p| p.get(at.1));
+        for (i, link) in rule.links.iter().enumerate() {
+            let chain = chains.and_then(|c| c.get(i)).copied();
+            let filter = slots
+                .and_then(|s| s.get(i))
+                .copied()
+                .flatten()
+                .and_then(|(c, slot)| engine.filters.get(&c).map(|f| (f, slot)));
+            let result = self.eval_link(rule, link, chain, filter, &mut cache);
+            if result.matched.is_empty() {
+                self.cache = cache;
+                return false;
+            }
+            if let Some(caps) = result.captures {
+                for i in 0..10 {
+                    self.tx.remove(&i.to_string());
+                }
+                for (i, c) in caps.into_iter().take(10).enumerate() {
+                    self.tx.set(&i.to_string(), c);
+                }
+            }
+            self.matched.extend(result.matched);
+        }
+        self.cache = cache;
+        for link in &rule.links {
+            self.run_actions(link);
+        }
+        if let Some(s) = rule.severity {
+            self.highest_severity = self.highest_severity.min(s);
+        }
+        if rule.log {
+            self.matches.push(Match {
+                rule_id: rule.id,
+                phase: rule.phase,
+                msg: rule.msg.as_deref().map(|m| self.expand_text(m)),
+                severity: rule.severity,
+                variables: self.matched.iter().map(|(n, _)| n.clone()).collect(),
+                disruptive: matches!(
+                    resolved(rule),
+                    Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)
+                ),
+            });
+        }
+        true
+    }
+
+    fn eval_link(
+        &self,
+        rule: &CompiledRule,
+        link: &Link,
+        chain: Option<u32>,
+        filter: Option<(&ChainFilter, u32)>,
+        cache: &mut TransformCache,
+    ) -> LinkResult {
+        let mut result = LinkResult {
+            matched: Vec::new(),
+            captures: None,
+        };
+        // SecAction: no variables, one empty value.
+        if link.variables.is_empty() {
+            if link.operator.matches(b"", None) != link.negated {
+                result.matched.push((String::new(), Vec::new()));
+            }
+            return result;
+        }
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(16);
+        for v in &link.variables {
+            self.values(v, rule, &mut values);
+        }
+        if values.is_empty() {
+            return result;
+        }
+        let argument = link
+            .operator
+            .needs_expansion()
+            .then(|| self.expand(&link.argument).into_owned());
+        let capture = link.capture && !link.negated;
+        let mut caps: Vec<Vec<u8>> = Vec::new();
+        for value in &values {
+            let mut test = |candidate: &[u8]| -> bool {
+                let hit = match &argument {
+                    Some(arg) => link.operator.matches_expanded(candidate, arg),
+                    None if capture => link.operator.matches(candidate, Some(&mut caps)),
+                    None => link.operator.matches(candidate, None),
+                };
+                hit != link.negated
+            };
+            let hit = if link.multi_match {
+                multi_match(&link.transforms, &value.value, &mut test)
+            } else if let (true, Some(chain)) = (value.stable, chain) {
+                let key = (value.value.as_ptr() as usize, value.value.len(), chain);
+                let entry = cache.entry(key).or_insert_with(|| Cached {
+                    transformed: match apply_chain(&link.transforms, &value.value) {
+                        Cow::Owned(v) => Some(v),
+                        Cow::Borrowed(_) => None,
+                    },
+                    candidates: None,
+                });
+                let t: &[u8] = entry.transformed.as_deref().unwrap_or(&value.value);
+                let possible = match filter {
+                    Some((f, slot)) => {
+                        let bits = entry.candidates.get_or_insert_with(|| f.candidates(t));
+                        prefilter::has(bits, slot)
+                    }
+                    None => true,
+                };
+                // A value without any of the regex's literals cannot match it.
+                let hit = if possible { test(t) } else { link.negated };
+                hit.then(|| t.to_vec())
+            } else {
+                let t = apply_chain(&link.transforms, &value.value);
+                let possible =
+                    filter.is_none_or(|(f, slot)| prefilter::has(&f.candidates(&t), slot));
+                let hit = if possible { test(&t) } else { link.negated };
+                hit.then(|| t.into_owned())
+            };
+            if let Some(transformed) = hit {
+                if capture {
+                    result.captures = Some(std::mem::take(&mut caps));
+                }
+                result.matched.push((value.name(), transformed));
+            }
+        }
+        result
+    }
+
+    fn run_actions(&mut self, link: &Link) {
+        for (name, key) in &link.initcols {
+            let key = self.expand_text(key);
+            self.open_collection(name, key);
+        }
+        for s in &link.setvars {
+            self.setvar(s);
+        }
+        for (target, seconds) in &link.expirevars {
+            let seconds = self.expand_text(seconds);
+            self.expirevar(target, &seconds);
+        }
+        for ctl in &link.ctls {
+            self.ctl(ctl);
+        }
+    }
+
+    fn setvar(&mut self, s: &SetVar) {
+        let name = self.expand_text(&s.name).to_ascii_lowercase();
+        let operand = self.expand(s.operand()).into_owned();
+        let now = self.now;
+        if s.collection == "tx" {
+            s.apply(&mut self.tx, &name, &operand, now);
+            return;
+        }
+        let Some((key, local)) = self.persistent.get_mut(&s.collection) else {
+            return;
+        };
+        s.apply(local, &name, &operand, now);
+        // The store applies the same change atomically, so concurrent
+        // requests of a fleet or node never lose an increment.
+        self.engine.store.update(&s.collection, key, now, &mut |c| {
+            s.apply(c, &name, &operand, now)
+        });
+    }
+
+    fn expirevar(&mut self, target: &str, seconds: &str) {
+        let Some((collection, name)) = target.split_once('.') else {
+            return;
+        };
+        let (collection, name) = (collection.to_ascii_lowercase(), self.expand_text(name));
+        let seconds = crate::collection::to_int(seconds.as_bytes()).max(0) as u64;
+        let now = self.now;
+        if collection == "tx" {
+            self.tx.expire(&name, seconds, now);
+            return;
+        }
+        if let Some((key, local)) = self.persistent.get_mut(&collection) {
+            local.expire(&name, seconds, now);
+            self.engine.store.update(&collection, key, now, &mut |c| {
+                c.expire(&name, seconds, now)
+            });
+        }
+    }
+
+    fn ctl(&mut self, ctl: &Ctl) {
+        let patterns = &self.engine.tag_patterns;
+        let tag = |t: &str| patterns.get(t).cloned().map(Scope::Tag);
+        match ctl {
+            Ctl::RuleEngine(mode) => self.mode = *mode,
+            Ctl::RuleRemoveById(ranges) => self.removed.push(Scope::Ids(ranges.clone())),
+            Ctl::RuleRemoveByTag(t) => self.removed.extend(tag(t)),
+            Ctl::RuleRemoveTargetById(range, target) => self
+                .removed_targets
+                .push((Scope::Ids(vec![*range]), target.clone())),
+            Ctl::RuleRemoveTargetByTag(t, target) => {
+                if let Some(scope) = tag(t) {
+                    self.removed_targets.push((scope, target.clone()));
+                }
+            }
+            Ctl::RequestBodyProcessor(name) => {
+                if let Some(p) = BodyProcessor::from_name(name) {
+                    self.processor = Some(p);
+                }
+            }
+            Ctl::RequestBodyAccess(on) => self.body_access = *on,
+            Ctl::ForceRequestBodyVariable(_) | Ctl::AuditEngine(_) | Ctl::Other(..) => {}
+        }
+    }
+}
+
+/// The rule's disruptive action with `block` resolved to the default.
+fn resolved(rule: &CompiledRule) -> &Disruptive {
+    match &rule.disruptive {
+        Disruptive::Block => &rule.block_action,
+        d => d,
+    }
+}
+
+/// `multiMatch`: the operator runs on the value before any transformation
+/// and after each one that changed it.
+fn multi_match(
+    chain: &[Transform],
+    value: &[u8],
+    test: &mut dyn FnMut(&[u8]) -> bool,
+) -> Option<Vec<u8>> {
+    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
+    if test(&current) {
+        return Some(current.into_owned());
+    }
+    for t in chain {
+        let next = t.apply(&current).into_owned();
+        if next.as_slice() != current.as_ref() {
+            if test(&next) {
+                return Some(next);
+            }
+            current = Cow::Owned(next);
+        }
+    }
+    None
+}

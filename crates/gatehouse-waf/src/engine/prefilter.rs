@@ -1,0 +1,317 @@
+//! A literal prefilter for `@rx` rules: most CRS regexes cannot match
+//! unless the value contains one of a few words (`union`, `<script`,
+//! `/etc/`). Those words are read from each regex once, and one
+//! Aho-Corasick scan per value and transformation chain tells which rules
+//! are worth running; the others are known not to match. ModSecurity runs
+//! every regex on every value, which is where most of its time goes.
+
+use crate::compile::RuleSet;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_syntax::hir::{Class, Hir, HirKind};
+use std::collections::HashMap;
+
+/// Fewer literals than this per regex, or the regex is not worth it.
+const MAX_LITERALS: usize = 256;
+
+/// What a sub-pattern says about the strings it matches: `exact` when it
+/// matches exactly one (ASCII-lowercased) string; `required` when every
+/// match contains one of these strings.
+struct Info {
+    exact: Option<Vec<u8>>,
+    required: Option<Vec<Vec<u8>>>,
+}
+
+impl Info {
+    fn unknown() -> Info {
+        Info {
+            exact: None,
+            required: None,
+        }
+    }
+
+    fn exact(s: Vec<u8>) -> Info {
+        Info {
+            required: (!s.is_empty()).then(|| vec![s.clone()]),
+            exact: Some(s),
+        }
+    }
+
+    /// The strings every match contains, exact or not.
+    fn needs(&self) -> Option<Vec<Vec<u8>>> {
+        match &self.exact {
+            Some(s) if !s.is_empty() => Some(vec![s.clone()]),
+            _ => self.required.clone(),
+        }
+    }
+}
+
+/// Better: longer shortest string, then fewer strings.
+fn better(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
+    let min = |s: &[Vec<u8>]| s.iter().map(Vec::len).min().unwrap_or(0);
+    (min(a), std::cmp::Reverse(a.len())) > (min(b), std::cmp::Reverse(b.len()))
+}
+
+/// One character a class stands for, up to ASCII case; `None` for wider
+/// classes (Unicode case folding such as `k`/KELVIN SIGN counts as wider).
+fn single(class: &Class) -> Option<Vec<u8>> {
+    let mut chars: Vec<u32> = Vec::new();
+    match class {
+        Class::Unicode(c) => {
+            for r in c.ranges() {
+                let (a, b) = (u32::from(r.start()), u32::from(r.end()));
+                if b - a > 1 {
+                    return None;
+                }
+                chars.extend(a..=b);
+            }
+        }
+        Class::Bytes(c) => {
+            for r in c.ranges() {
+                let (a, b) = (u32::from(r.start()), u32::from(r.end()));
+                if b - a > 1 {
+                    return None;
+                }
+                chars.extend(a..=b);
+            }
+        }
+    }
+    let lower = |c: u32| {
+        if (u32::from(b'A')..=u32::from(b'Z')).contains(&c) {
+            c + 32
+        } else {
+            c
+        }
+    };
+    let first = lower(*chars.first()?);
+    if chars.iter().any(|&c| lower(c) != first) {
+        return None;
+    }
+    match class {
+        Class::Bytes(_) => u8::try_from(first).ok().map(|b| vec![b]),
+        Class::Unicode(_) => {
+            let c = char::from_u32(first)?;
+            Some(c.to_string().into_bytes())
+        }
+    }
+}
+
+fn analyze(hir: &Hir) -> Info {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Info::exact(Vec::new()),
+        HirKind::Literal(l) => Info::exact(l.0.to_ascii_lowercase()),
+        HirKind::Class(c) => single(c).map_or_else(Info::unknown, Info::exact),
+        HirKind::Capture(c) => analyze(&c.sub),
+        HirKind::Repetition(r) => {
+            if r.min == 0 {
+                return Info::unknown();
+            }
+            let sub = analyze(&r.sub);
+            match (&sub.exact, r.max) {
+                (Some(s), Some(max)) if max == r.min && r.min <= 8 => {
+                    Info::exact(s.repeat(r.min as usize))
+                }
+                _ => Info {
+                    exact: None,
+                    required: sub.needs(),
+                },
+            }
+        }
+        HirKind::Concat(items) => {
+            let mut best: Option<Vec<Vec<u8>>> = None;
+            let mut consider = |set: Option<Vec<Vec<u8>>>| {
+                if let Some(set) = set {
+                    if best.as_ref().is_none_or(|b| better(&set, b)) {
+                        best = Some(set);
+                    }
+                }
+            };
+            let mut run: Vec<u8> = Vec::new();
+            let mut all_exact = true;
+            for item in items {
+                let info = analyze(item);
+                match info.exact {
+                    Some(s) => run.extend_from_slice(&s),
+                    None => {
+                        all_exact = false;
+                        if !run.is_empty() {
+                            consider(Some(vec![std::mem::take(&mut run)]));
+                        }
+                        consider(info.required);
+                    }
+                }
+            }
+            if all_exact {
+                return Info::exact(run);
+            }
+            if !run.is_empty() {
+                consider(Some(vec![run]));
+            }
+            Info {
+                exact: None,
+                required: best,
+            }
+        }
+        HirKind::Alternation(items) => {
+            let mut all: Vec<Vec<u8>> = Vec::new();
+            for item in items {
+                match analyze(item).needs() {
+                    Some(set) => all.extend(set),
+                    None => return Info::unknown(),
+                }
+                if all.len() > MAX_LITERALS {
+                    return Info::unknown();
+                }
+            }
+            all.sort();
+            all.dedup();
+            Info {
+                exact: None,
+                required: Some(all),
+            }
+        }
+    }
+}
+
+/// The strings (ASCII-lowercased) one of which every match of `pattern`
+/// contains, when there is such a short list.
+pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let set = analyze(&hir).needs()?;
+    (!set.is_empty() && set.len() <= MAX_LITERALS && set.iter().all(|s| !s.is_empty()))
+        .then_some(set)
+}
+
+/// The prefilters of one transformation chain.
+pub struct ChainFilter {
+    ac: AhoCorasick,
+    /// Literal id to the rule slots that need it.
+    slots: Vec<Vec<u32>>,
+    words: usize,
+}
+
+impl ChainFilter {
+    /// A bit per slot: set when the value contains a literal of that slot.
+    pub fn candidates(&self, value: &[u8]) -> Vec<u64> {
+        let mut bits = vec![0u64; self.words];
+        for m in self.ac.find_overlapping_iter(value) {
+            for &s in self.slots.get(m.pattern().as_usize()).into_iter().flatten() {
+                if let Some(w) = bits.get_mut(s as usize / 64) {
+                    *w |= 1 << (s % 64);
+                }
+            }
+        }
+        bits
+    }
+}
+
+/// Whether bit `slot` is set.
+pub fn has(bits: &[u64], slot: u32) -> bool {
+    bits.get(slot as usize / 64)
+        .is_some_and(|w| w & (1 << (slot % 64)) != 0)
+}
+
+/// Per phase, rule, link: `(chain id, slot)` of prefiltered links.
+pub type LinkSlots = [Vec<Vec<Option<(u32, u32)>>>; 5];
+
+/// Builds a filter per chain and the slot of each `@rx` link it covers.
+pub fn build(
+    rules: &RuleSet,
+    chains: &[Vec<Vec<u32>>; 5],
+) -> (HashMap<u32, ChainFilter>, LinkSlots) {
+    // chain -> (literal -> id, per literal its slots, next slot)
+    type Acc = (HashMap<Vec<u8>, usize>, Vec<Vec<u32>>, u32);
+    let mut acc: HashMap<u32, Acc> = HashMap::new();
+    let mut slots: LinkSlots = Default::default();
+    for (p, phase) in rules.phases.iter().enumerate() {
+        for (r, rule) in phase.iter().enumerate() {
+            let mut row = Vec::with_capacity(rule.links.len());
+            for (l, link) in rule.links.iter().enumerate() {
+                let chain = chains[p].get(r).and_then(|c| c.get(l)).copied();
+                let literals = match (chain, link.multi_match, link.operator.rx_pattern()) {
+                    (Some(_), false, Some(pattern)) => required_literals(pattern),
+                    _ => None,
+                };
+                let (Some(chain), Some(literals)) = (chain, literals) else {
+                    row.push(None);
+                    continue;
+                };
+                let (ids, per_literal, next) = acc.entry(chain).or_default();
+                let slot = *next;
+                *next += 1;
+                for lit in literals {
+                    let n = ids.len();
+                    let id = *ids.entry(lit).or_insert(n);
+                    if id == per_literal.len() {
+                        per_literal.push(Vec::new());
+                    }
+                    if let Some(v) = per_literal.get_mut(id) {
+                        v.push(slot);
+                    }
+                }
+                row.push(Some((chain, slot)));
+            }
+            slots[p].push(row);
+        }
+    }
+    let mut filters = HashMap::new();
+    for (chain, (ids, per_literal, next)) in acc {
+        let mut literals: Vec<(usize, Vec<u8>)> = ids.into_iter().map(|(k, v)| (v, k)).collect();
+        literals.sort();
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(literals.iter().map(|(_, l)| l));
+        let Ok(ac) = ac else {
+            // Too large to build: those links simply run their regex.
+            for row in slots.iter_mut().flatten().flatten() {
+                if row.is_some_and(|(c, _)| c == chain) {
+                    *row = None;
+                }
+            }
+            continue;
+        };
+        filters.insert(
+            chain,
+            ChainFilter {
+                ac,
+                slots: per_literal,
+                words: (next as usize).div_ceil(64),
+            },
+        );
+    }
+    (filters, slots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(p: &str) -> Option<Vec<String>> {
+        required_literals(p).map(|v| {
+            v.into_iter()
+                .map(|s| String::from_utf8_lossy(&s).into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn literals_every_match_must_contain() {
+        assert_eq!(lits("(?i)union\\s+select"), Some(vec!["union".into()]));
+        assert_eq!(
+            lits("(?i:<script|<iframe)"),
+            Some(vec!["<iframe".into(), "<script".into()])
+        );
+        assert_eq!(lits("foo(bar)+baz"), Some(vec!["foobar".into()]));
+        // Optional parts and wide classes give no requirement.
+        assert_eq!(lits("a?b?"), None);
+        assert_eq!(lits("[a-z]+"), None);
+        assert_eq!(lits("x|[0-9]"), None);
+        // `(?i)k` also matches U+212A (KELVIN SIGN): not a plain literal.
+        assert_eq!(lits("(?i)kk"), None);
+        assert_eq!(lits("\\bselect\\b"), Some(vec!["select".into()]));
+    }
+}
