@@ -659,3 +659,28 @@ fn random_bytes_never_panic() {
         assert_eq!(apply_chain(&chain, &input).into_owned(), stepwise);
     }
 }
+
+/// `leaves` must never claim a transformation is the identity when it is
+/// not: checked on every transformation over many short byte strings.
+#[test]
+fn identity_shortcut_is_never_wrong() {
+    use gatehouse_waf::transform::{byte_classes, Transform};
+    let alphabet: &[u8] = b"aZx0 .%+&\\\0\t/\"',;^*-#<\x80\xc2\xa0X9";
+    let mut seed = 0x1234_5678u32;
+    for _ in 0..20_000 {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let len = (seed >> 24) as usize % 8;
+        let value: Vec<u8> = (0..len)
+            .map(|i| {
+                let r = seed.rotate_left(i as u32 * 5) as usize;
+                alphabet[r % alphabet.len()]
+            })
+            .collect();
+        let classes = byte_classes(&value);
+        for t in Transform::ALL {
+            if t.leaves(classes) {
+                assert_eq!(&*t.apply(&value), &value[..], "{t:?} on {value:?}");
+            }
+        }
+    }
+}

@@ -1,13 +1,13 @@
 //! One phase: rules in order, chains, actions, flow control.
 
-use super::prefilter::{self, ChainFilter};
+use super::prefilter::{self, ChainFilter, Scans};
 use super::targets::Value;
 use super::{Action, Cached, Intervention, Match, Scope, Transaction, TransformCache};
 use crate::collection::SetVar;
 use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link};
 use crate::parse::EngineMode;
 use crate::request::BodyProcessor;
-use crate::transform::{apply_chain, Transform};
+use crate::transform::{apply_chain, byte_classes, chain_leaves, Transform};
 use std::borrow::Cow;
 
 /// What a link's values did.
@@ -31,7 +31,8 @@ impl Transaction {
         }
         self.phase = phase;
         // Values may move between phases (the body is parsed before 2).
-        self.cache.clear();
+        self.memo.clear();
+        self.unions.clear();
         let engine = self.engine.clone();
         let rules = engine.rules.phase(phase);
         let mut i = 0;
@@ -97,11 +98,12 @@ impl Transaction {
     fn eval_rule(&mut self, rule: &CompiledRule, at: (u8, usize)) -> bool {
         self.rule = Some(at);
         self.matched.clear();
-        let mut cache = std::mem::take(&mut self.cache);
+        let mut memo = std::mem::take(&mut self.memo);
         let engine = self.engine.clone();
         let phase = usize::from(at.0) - 1;
         let chains = engine.chains.get(phase).and_then(|p| p.get(at.1));
         let slots = engine.slots.get(phase).and_then(|p| p.get(at.1));
+        let groups = engine.groups.get(phase).and_then(|p| p.get(at.1));
         for (i, link) in rule.links.iter().enumerate() {
             let chain = chains.and_then(|c| c.get(i)).copied();
             let filter = slots
@@ -109,22 +111,42 @@ impl Transaction {
                 .copied()
                 .flatten()
                 .and_then(|(c, slot)| engine.filters.get(&c).map(|f| (f, slot)));
-            let result = self.eval_link(rule, link, chain, filter, &mut cache);
+            let group = groups.and_then(|g| g.get(i)).copied().flatten();
+            if let (Some(g), Some(c), Some((f, slot)), false) =
+                (group, chain, filter, link.negated || link.multi_match)
+            {
+                if !self.unions.contains_key(&(g, c)) {
+                    let bits = self.union(link, c, f, &mut memo);
+                    self.unions.insert((g, c), bits);
+                }
+                if self
+                    .unions
+                    .get(&(g, c))
+                    .is_some_and(|b| !prefilter::has(b, slot))
+                {
+                    // No value of the target list holds a literal the
+                    // regex needs: it cannot match.
+                    self.memo = memo;
+                    return false;
+                }
+            }
+            let result = self.eval_link(rule, link, chain, filter, &mut memo);
             if result.matched.is_empty() {
-                self.cache = cache;
+                self.memo = memo;
                 return false;
             }
             if let Some(caps) = result.captures {
-                for i in 0..10 {
-                    self.tx.remove(&i.to_string());
+                const GROUPS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+                for name in GROUPS {
+                    self.tx.remove(name);
                 }
-                for (i, c) in caps.into_iter().take(10).enumerate() {
-                    self.tx.set(&i.to_string(), c);
+                for (name, c) in GROUPS.iter().zip(caps) {
+                    self.tx.set(name, c);
                 }
             }
             self.matched.extend(result.matched);
         }
-        self.cache = cache;
+        self.memo = memo;
         for link in &rule.links {
             self.run_actions(link);
         }
@@ -153,7 +175,7 @@ impl Transaction {
         link: &Link,
         chain: Option<u32>,
         filter: Option<(&ChainFilter, u32)>,
-        cache: &mut TransformCache,
+        memo: &mut Memo,
     ) -> LinkResult {
         let mut result = LinkResult {
             matched: Vec::new(),
@@ -191,21 +213,18 @@ impl Transaction {
             let hit = if link.multi_match {
                 multi_match(&link.transforms, &value.value, &mut test)
             } else if let (true, Some(chain)) = (value.stable, chain) {
-                let key = (value.value.as_ptr() as usize, value.value.len(), chain);
-                let entry = cache.entry(key).or_insert_with(|| Cached {
-                    transformed: match apply_chain(&link.transforms, &value.value) {
-                        Cow::Owned(v) => Some(v),
-                        Cow::Borrowed(_) => None,
-                    },
-                    candidates: None,
-                });
-                let t: &[u8] = entry.transformed.as_deref().unwrap_or(&value.value);
-                let possible = match filter {
-                    Some((f, slot)) => {
-                        let bits = entry.candidates.get_or_insert_with(|| f.candidates(t));
-                        prefilter::has(bits, slot)
-                    }
-                    None => true,
+                let triggers = self.chain_trigger(chain);
+                let (t, bits) = memo.lookup(
+                    &value.value,
+                    chain,
+                    triggers,
+                    &link.transforms,
+                    filter.map(|f| f.0),
+                );
+                let t: &[u8] = t.unwrap_or(&value.value);
+                let possible = match (filter, bits) {
+                    (Some((_, slot)), Some(bits)) => prefilter::has(bits, slot),
+                    _ => true,
                 };
                 // A value without any of the regex's literals cannot match it.
                 let hit = if possible { test(t) } else { link.negated };
@@ -225,6 +244,36 @@ impl Transaction {
             }
         }
         result
+    }
+
+    /// The prefilter bits of every value of the link's targets, through
+    /// the link's transformations (cached per value as `eval_link` does).
+    fn union(&self, link: &Link, chain: u32, f: &ChainFilter, memo: &mut Memo) -> Vec<u64> {
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(16);
+        for v in &link.variables {
+            self.all_values(v, &mut values);
+        }
+        let mut bits = f.empty();
+        for value in &values {
+            if value.stable {
+                let triggers = self.chain_trigger(chain);
+                let (_, c) = memo.lookup(&value.value, chain, triggers, &link.transforms, Some(f));
+                for (b, c) in bits.iter_mut().zip(c.into_iter().flatten()) {
+                    *b |= c;
+                }
+            } else {
+                f.add_candidates(&apply_chain(&link.transforms, &value.value), &mut bits);
+            }
+        }
+        bits
+    }
+
+    fn chain_trigger(&self, chain: u32) -> u32 {
+        self.engine
+            .chain_triggers
+            .get(chain as usize)
+            .copied()
+            .unwrap_or(crate::transform::class::ALL)
     }
 
     fn run_actions(&mut self, link: &Link) {
@@ -327,14 +376,110 @@ fn multi_match(
     if test(&current) {
         return Some(current.into_owned());
     }
+    // Classes of the value as it is now: a transformation that changed it
+    // may have produced bytes (`%41` -> `A`) the next one acts on.
+    let mut classes = byte_classes(value);
     for t in chain {
+        if t.leaves(classes) {
+            continue;
+        }
         let next = t.apply(&current).into_owned();
         if next.as_slice() != current.as_ref() {
             if test(&next) {
                 return Some(next);
             }
+            classes = byte_classes(&next);
             current = Cow::Owned(next);
         }
     }
     None
+}
+
+/// What one phase has learnt about its request values: byte classes and
+/// prefilter bits per value, transformed forms per (value, chain) when a
+/// chain changes the value, prefilter bits by content.
+#[derive(Default)]
+pub(super) struct Memo {
+    cache: TransformCache,
+    scans: Scans,
+    values: std::collections::HashMap<
+        (usize, usize),
+        ValueMemo,
+        std::hash::BuildHasherDefault<super::KeyHasher>,
+    >,
+    bitsets: Vec<Vec<u64>>,
+}
+
+#[derive(Clone, Copy)]
+struct ValueMemo {
+    classes: u32,
+    /// Prefilter bits of the value as it is (index in `bitsets`).
+    bits: Option<u32>,
+}
+
+impl Memo {
+    pub(super) fn clear(&mut self) {
+        self.cache.clear();
+        self.scans.clear();
+        self.values.clear();
+        self.bitsets.clear();
+    }
+
+    fn store(&mut self, bits: Vec<u64>) -> u32 {
+        self.bitsets.push(bits);
+        u32::try_from(self.bitsets.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// The value through `transforms` (`None`: unchanged) and, with a
+    /// filter, its prefilter bits. `value` must stay put for the phase.
+    fn lookup(
+        &mut self,
+        value: &[u8],
+        chain: u32,
+        triggers: u32,
+        transforms: &[Transform],
+        filter: Option<&ChainFilter>,
+    ) -> (Option<&[u8]>, Option<&[u64]>) {
+        let at = (value.as_ptr() as usize, value.len());
+        let mut vm = *self.values.entry(at).or_insert_with(|| ValueMemo {
+            classes: byte_classes(value),
+            bits: None,
+        });
+        if triggers != crate::transform::class::ALL && triggers & vm.classes == 0 {
+            // The chain leaves this value as it is (the common case).
+            let bits = match (filter, vm.bits) {
+                (Some(f), None) => {
+                    let i = self.store(f.candidates(value));
+                    vm.bits = Some(i);
+                    self.values.insert(at, vm);
+                    Some(i)
+                }
+                (_, b) => b,
+            };
+            let bits = bits.and_then(|i| self.bitsets.get(i as usize));
+            return (None, bits.map(Vec::as_slice));
+        }
+        let entry = self
+            .cache
+            .entry((at.0, at.1, chain))
+            .or_insert_with(|| Cached {
+                transformed: if chain_leaves(transforms, vm.classes) {
+                    None
+                } else {
+                    match apply_chain(transforms, value) {
+                        Cow::Owned(v) => Some(v),
+                        Cow::Borrowed(_) => None,
+                    }
+                },
+                candidates: None,
+            });
+        if let (Some(f), None) = (filter, entry.candidates) {
+            let t: &[u8] = entry.transformed.as_deref().unwrap_or(value);
+            let bits = self.scans.bits(f, t);
+            self.bitsets.push(bits);
+            entry.candidates = u32::try_from(self.bitsets.len() - 1).ok();
+        }
+        let bits = entry.candidates.and_then(|i| self.bitsets.get(i as usize));
+        (entry.transformed.as_deref(), bits.map(Vec::as_slice))
+    }
 }

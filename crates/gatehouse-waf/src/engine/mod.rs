@@ -70,6 +70,13 @@ pub struct Engine {
     /// chain, equal for equal chains, so a value is transformed once per
     /// chain however many rules use it.
     chains: [Vec<Vec<u32>>; 5],
+    /// By chain id: the byte classes the chain acts on.
+    chain_triggers: Vec<u32>,
+    /// Per phase, rule and link: an id for the link's target list when it
+    /// reads only request data, equal for equal lists. A prefiltered link
+    /// whose literals appear in none of the list's values (computed once
+    /// per list and chain) is skipped without looking at each value.
+    groups: [Vec<Vec<Option<u32>>>; 5],
     /// Literal prefilters by chain id, and each `@rx` link's slot in one.
     filters: HashMap<u32, prefilter::ChainFilter>,
     slots: prefilter::LinkSlots,
@@ -96,10 +103,83 @@ fn tag_patterns(rules: &RuleSet) -> HashMap<String, Regex> {
     out
 }
 
-/// Interns every link's transformation chain.
-fn chain_ids(rules: &RuleSet) -> [Vec<Vec<u32>>; 5] {
-    let mut ids: HashMap<Vec<crate::transform::Transform>, u32> = HashMap::new();
+/// Variables whose values stay put for a phase: request data.
+fn request_stable(v: &VariableRef) -> bool {
+    use Var::*;
+    !v.count
+        && matches!(
+            v.var,
+            Args | ArgsGet
+                | ArgsPost
+                | ArgsNames
+                | ArgsGetNames
+                | ArgsPostNames
+                | RequestUri
+                | RequestUriRaw
+                | RequestFilename
+                | RequestBasename
+                | RequestLine
+                | RequestMethod
+                | RequestProtocol
+                | QueryString
+                | RequestHeaders
+                | RequestHeadersNames
+                | RequestCookies
+                | RequestCookiesNames
+                | RequestBody
+                | Files
+                | FilesNames
+                | MultipartPartHeaders
+                | RemoteAddr
+                | Xml
+        )
+}
+
+/// Interns target lists made only of request data (see `Engine::groups`).
+fn target_groups(rules: &RuleSet) -> [Vec<Vec<Option<u32>>>; 5] {
+    use crate::compile::Key;
+    let key_text = |k: &Key| match k {
+        Key::Name(n) => format!("={n}"),
+        Key::Regex(r) => format!("/{}", r.as_str()),
+    };
+    let mut ids: HashMap<String, u32> = HashMap::new();
     rules.phases.each_ref().map(|phase| {
+        phase
+            .iter()
+            .map(|rule| {
+                rule.links
+                    .iter()
+                    .map(|l| {
+                        if l.variables.is_empty() || !l.variables.iter().all(request_stable) {
+                            return None;
+                        }
+                        let text: Vec<String> = l
+                            .variables
+                            .iter()
+                            .map(|v| {
+                                let ex: Vec<String> = v.exclusions.iter().map(key_text).collect();
+                                format!(
+                                    "{}{}!{}",
+                                    v.var.name(),
+                                    v.selector.as_ref().map(key_text).unwrap_or_default(),
+                                    ex.join("!")
+                                )
+                            })
+                            .collect();
+                        let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                        Some(*ids.entry(text.join("|")).or_insert(next))
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// Interns every link's transformation chain; also the byte classes each
+/// chain id acts on (see `transform::chain_triggers`).
+fn chain_ids(rules: &RuleSet) -> ([Vec<Vec<u32>>; 5], Vec<u32>) {
+    let mut ids: HashMap<Vec<crate::transform::Transform>, u32> = HashMap::new();
+    let per_link = rules.phases.each_ref().map(|phase| {
         phase
             .iter()
             .map(|rule| {
@@ -112,7 +192,14 @@ fn chain_ids(rules: &RuleSet) -> [Vec<Vec<u32>>; 5] {
                     .collect()
             })
             .collect()
-    })
+    });
+    let mut triggers = vec![crate::transform::class::ALL; ids.len()];
+    for (chain, id) in &ids {
+        if let Some(t) = triggers.get_mut(*id as usize) {
+            *t = crate::transform::chain_triggers(chain);
+        }
+    }
+    (per_link, triggers)
 }
 
 impl Engine {
@@ -135,10 +222,13 @@ impl Engine {
             }
         }
         let auto_collections = auto_collections(&rules);
-        let chains = chain_ids(&rules);
+        let (chains, chain_triggers) = chain_ids(&rules);
+        let groups = target_groups(&rules);
         let (filters, slots) = prefilter::build(&rules, &chains);
         let tag_patterns = tag_patterns(&rules);
         Engine {
+            chain_triggers,
+            groups,
             tag_patterns,
             chains,
             filters,
@@ -191,7 +281,8 @@ impl Engine {
             unique_id: unique_id.to_string(),
             highest_severity: 255,
             rule: None,
-            cache: TransformCache::default(),
+            memo: eval::Memo::default(),
+            unions: HashMap::default(),
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -289,7 +380,9 @@ pub struct Transaction {
     /// The rule being evaluated (phase, index), for `%{rule.*}` macros.
     rule: Option<(u8, usize)>,
     /// Transformed request values of this phase (see `eval`).
-    cache: TransformCache,
+    memo: eval::Memo,
+    /// Per (target group, chain): the prefilter bits of all its values.
+    unions: HashMap<(u32, u32), Vec<u64>, BuildHasherDefault<KeyHasher>>,
 }
 
 /// Per (address, length, chain id) of a request value that stays put for
@@ -300,7 +393,8 @@ pub(crate) type TransformCache =
 
 pub(crate) struct Cached {
     pub transformed: Option<Vec<u8>>,
-    pub candidates: Option<Vec<u64>>,
+    /// Index of the value's prefilter bits in `Memo::bitsets`.
+    pub candidates: Option<u32>,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is

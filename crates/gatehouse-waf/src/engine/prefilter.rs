@@ -6,7 +6,7 @@
 //! every regex on every value, which is where most of its time goes.
 
 use crate::compile::RuleSet;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind};
 use std::collections::HashMap;
 
@@ -185,11 +185,28 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
         .then_some(set)
 }
 
+/// Strings one of which a value must contain for the operator to match:
+/// the literals of an `@rx`, the phrases of a `@pm` (lowercased; the
+/// prefilter ignores ASCII case).
+fn operator_literals(op: &crate::operator::Operator) -> Option<Vec<Vec<u8>>> {
+    match op {
+        crate::operator::Operator::Pm(pm) => {
+            let phrases: Vec<Vec<u8>> = pm
+                .phrases()
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect();
+            (!phrases.is_empty() && phrases.iter().all(|p| !p.is_empty())).then_some(phrases)
+        }
+        op => required_literals(op.rx_pattern()?),
+    }
+}
+
 /// The prefilters of one transformation chain.
 pub struct ChainFilter {
     ac: AhoCorasick,
-    /// Literal id to the rule slots that need it.
-    slots: Vec<Vec<u32>>,
+    /// Literal id to the bits of the rule slots that need it.
+    slots: Vec<Vec<u64>>,
     words: usize,
 }
 
@@ -197,13 +214,61 @@ impl ChainFilter {
     /// A bit per slot: set when the value contains a literal of that slot.
     pub fn candidates(&self, value: &[u8]) -> Vec<u64> {
         let mut bits = vec![0u64; self.words];
+        self.add_candidates(value, &mut bits);
+        bits
+    }
+
+    /// All bits clear: a union to add values to.
+    pub fn empty(&self) -> Vec<u64> {
+        vec![0u64; self.words]
+    }
+
+    /// Sets the bits of the slots whose literals `value` contains. Short
+    /// literals (`(`, `=`) occur many times in a value: each literal's
+    /// slots are visited once.
+    pub fn add_candidates(&self, value: &[u8], bits: &mut [u64]) {
+        let mut seen = vec![0u64; self.slots.len().div_ceil(64)];
         for m in self.ac.find_overlapping_iter(value) {
-            for &s in self.slots.get(m.pattern().as_usize()).into_iter().flatten() {
-                if let Some(w) = bits.get_mut(s as usize / 64) {
-                    *w |= 1 << (s % 64);
-                }
+            let p = m.pattern().as_usize();
+            let Some(word) = seen.get_mut(p / 64) else {
+                continue;
+            };
+            if *word & (1 << (p % 64)) != 0 {
+                continue;
+            }
+            *word |= 1 << (p % 64);
+            for (b, s) in bits.iter_mut().zip(self.slots.get(p).into_iter().flatten()) {
+                *b |= s;
             }
         }
+    }
+}
+
+/// Scans by content: a transformed value already scanned (under any
+/// chain) is not scanned again.
+#[derive(Default)]
+pub struct Scans {
+    /// Content hash to the (content, bits) pairs with that hash.
+    map: HashMap<u64, Vec<Scanned>>,
+}
+
+type Scanned = (Vec<u8>, Vec<u64>);
+
+impl Scans {
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    pub fn bits(&mut self, f: &ChainFilter, value: &[u8]) -> Vec<u64> {
+        use std::hash::Hasher;
+        let mut h = crate::collection::NameHasher::default();
+        h.write(value);
+        let bucket = self.map.entry(h.finish()).or_default();
+        if let Some((_, bits)) = bucket.iter().find(|(v, _)| v == value) {
+            return bits.clone();
+        }
+        let bits = f.candidates(value);
+        bucket.push((value.to_vec(), bits.clone()));
         bits
     }
 }
@@ -231,15 +296,19 @@ pub fn build(
             let mut row = Vec::with_capacity(rule.links.len());
             for (l, link) in rule.links.iter().enumerate() {
                 let chain = chains[p].get(r).and_then(|c| c.get(l)).copied();
-                let literals = match (chain, link.multi_match, link.operator.rx_pattern()) {
-                    (Some(_), false, Some(pattern)) => required_literals(pattern),
+                let literals = match (chain, link.multi_match) {
+                    (Some(_), false) => operator_literals(&link.operator),
                     _ => None,
                 };
-                let (Some(chain), Some(literals)) = (chain, literals) else {
+                let (Some(_), Some(literals)) = (chain, literals) else {
                     row.push(None);
                     continue;
                 };
-                let (ids, per_literal, next) = acc.entry(chain).or_default();
+                // One automaton for every chain: the bits a value gets
+                // depend only on its bytes, so equal transformed values
+                // (most chains leave an ordinary value as it is) share
+                // one scan.
+                let (ids, per_literal, next) = acc.entry(0).or_default();
                 let slot = *next;
                 *next += 1;
                 for lit in literals {
@@ -252,7 +321,7 @@ pub fn build(
                         v.push(slot);
                     }
                 }
-                row.push(Some((chain, slot)));
+                row.push(Some((0, slot)));
             }
             slots[p].push(row);
         }
@@ -261,9 +330,12 @@ pub fn build(
     for (chain, (ids, per_literal, next)) in acc {
         let mut literals: Vec<(usize, Vec<u8>)> = ids.into_iter().map(|(k, v)| (v, k)).collect();
         literals.sort();
+        // A DFA: a few megabytes once, for a scan of a few instructions a
+        // byte on every value (the NFA costs ~100 a byte here).
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(literals.iter().map(|(_, l)| l));
         let Ok(ac) = ac else {
             // Too large to build: those links simply run their regex.
@@ -274,14 +346,20 @@ pub fn build(
             }
             continue;
         };
-        filters.insert(
-            chain,
-            ChainFilter {
-                ac,
-                slots: per_literal,
-                words: (next as usize).div_ceil(64),
-            },
-        );
+        let words = (next as usize).div_ceil(64);
+        let slots = per_literal
+            .iter()
+            .map(|list| {
+                let mut bits = vec![0u64; words];
+                for &s in list {
+                    if let Some(w) = bits.get_mut(s as usize / 64) {
+                        *w |= 1 << (s % 64);
+                    }
+                }
+                bits
+            })
+            .collect();
+        filters.insert(chain, ChainFilter { ac, slots, words });
     }
     (filters, slots)
 }

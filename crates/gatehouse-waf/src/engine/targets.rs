@@ -38,16 +38,18 @@ fn number(n: impl ToString) -> Cow<'static, [u8]> {
 
 /// Whether `key` survives the selector and exclusions.
 fn selected(r: &VariableRef, extra: &[&Key], key: &[u8]) -> bool {
-    let k = String::from_utf8_lossy(key);
+    if r.selector.is_none() && r.exclusions.is_empty() && extra.is_empty() {
+        return true;
+    }
     if let Some(sel) = &r.selector {
-        if !sel.matches(&k) {
+        if !sel.matches_bytes(key) {
             return false;
         }
     }
     !r.exclusions
         .iter()
         .chain(extra.iter().copied())
-        .any(|e| e.matches(&k))
+        .any(|e| e.matches_bytes(key))
 }
 
 impl Transaction {
@@ -78,6 +80,12 @@ impl Transaction {
                 stable: false,
             });
         }
+    }
+
+    /// Every value of `r` regardless of `ctl` removals: a superset of what
+    /// any rule with this target sees (for prefilter unions).
+    pub(super) fn all_values<'s>(&'s self, r: &'s VariableRef, out: &mut Vec<Value<'s>>) {
+        self.collect(r, &[], out);
     }
 
     fn collect<'s>(&'s self, r: &'s VariableRef, extra: &[&Key], out: &mut Vec<Value<'s>>) {

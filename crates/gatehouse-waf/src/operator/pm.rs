@@ -9,6 +9,8 @@ use std::path::Path;
 #[derive(Debug, Clone)]
 pub struct PhraseMatch {
     automaton: Option<AhoCorasick>,
+    /// The phrases, for the engine's shared prefilter.
+    phrases: Vec<Vec<u8>>,
 }
 
 impl PhraseMatch {
@@ -45,6 +47,11 @@ impl PhraseMatch {
         build(phrases, "@pmFromFile")
     }
 
+    /// The phrases as given (matching ignores ASCII case).
+    pub fn phrases(&self) -> &[Vec<u8>] {
+        &self.phrases
+    }
+
     /// On a match, `captures` (when asked) holds TX:0, the matched text.
     pub(crate) fn matches(&self, value: &[u8], captures: Option<&mut Vec<Vec<u8>>>) -> bool {
         let Some(ac) = &self.automaton else {
@@ -65,7 +72,10 @@ impl PhraseMatch {
 
 fn build(phrases: Vec<Vec<u8>>, op: &str) -> Result<PhraseMatch, CompileError> {
     if phrases.is_empty() {
-        return Ok(PhraseMatch { automaton: None });
+        return Ok(PhraseMatch {
+            automaton: None,
+            phrases,
+        });
     }
     let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
@@ -74,6 +84,7 @@ fn build(phrases: Vec<Vec<u8>>, op: &str) -> Result<PhraseMatch, CompileError> {
         .map_err(|e| CompileError(format!("`{op}`: cannot build the phrase set: {e}")))?;
     Ok(PhraseMatch {
         automaton: Some(ac),
+        phrases,
     })
 }
 

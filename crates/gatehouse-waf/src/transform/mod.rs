@@ -350,3 +350,116 @@ fn unicode_low_byte(d: &[u8]) -> u8 {
         c
     }
 }
+
+/// Byte classes a value contains, for [`Transform::leaves`]: most values
+/// hold none of the bytes most transformations act on, and a chain that
+/// cannot change a value need not run.
+pub mod class {
+    pub const UPPER: u32 = 1;
+    pub const LOWER: u32 = 1 << 1;
+    pub const PERCENT_PLUS: u32 = 1 << 2;
+    pub const AMP: u32 = 1 << 3;
+    pub const BACKSLASH: u32 = 1 << 4;
+    pub const NUL: u32 = 1 << 5;
+    pub const SPACE: u32 = 1 << 6;
+    pub const HIGH: u32 = 1 << 7;
+    pub const SLASH: u32 = 1 << 8;
+    pub const DOT: u32 = 1 << 9;
+    pub const QUOTE: u32 = 1 << 10;
+    /// `^ , ;`: cmdLine's separators.
+    pub const CMD: u32 = 1 << 11;
+    /// `* - # <`: comment markers.
+    pub const COMMENT: u32 = 1 << 12;
+    pub const X: u32 = 1 << 13;
+    pub const ALL: u32 = u32::MAX;
+}
+
+const fn class_of(b: u8) -> u32 {
+    use class::*;
+    match b {
+        b'A'..=b'Z' => UPPER | if b == b'X' { X } else { 0 },
+        b'a'..=b'z' => LOWER | if b == b'x' { X } else { 0 },
+        b'%' | b'+' => PERCENT_PLUS,
+        b'&' => AMP,
+        b'\\' => BACKSLASH,
+        0 => NUL,
+        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => SPACE,
+        0x80..=0xff => HIGH,
+        b'/' => SLASH,
+        b'.' => DOT,
+        b'"' | b'\'' => QUOTE,
+        b'^' | b',' | b';' => CMD,
+        b'*' | b'-' | b'#' | b'<' => COMMENT,
+        _ => 0,
+    }
+}
+
+const CLASSES: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = class_of(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// The classes of every byte of `value`.
+pub fn byte_classes(value: &[u8]) -> u32 {
+    value.iter().fold(0, |m, &b| m | CLASSES[usize::from(b)])
+}
+
+impl Transform {
+    /// Byte classes this transformation may act on; a value with none of
+    /// them comes out unchanged. Conservative: `ALL` when unsure.
+    fn triggers(&self) -> u32 {
+        use class::*;
+        match self {
+            Transform::None => 0,
+            Transform::Lowercase => UPPER,
+            Transform::Uppercase => LOWER,
+            Transform::UrlDecode | Transform::UrlDecodeUni => PERCENT_PLUS,
+            Transform::HtmlEntityDecode => AMP,
+            Transform::JsDecode | Transform::CssDecode | Transform::EscapeSeqDecode => BACKSLASH,
+            Transform::CmdLine => UPPER | QUOTE | BACKSLASH | SPACE | CMD,
+            Transform::CompressWhitespace | Transform::Trim => SPACE,
+            Transform::TrimLeft | Transform::TrimRight => SPACE,
+            Transform::RemoveWhitespace => SPACE | HIGH,
+            Transform::RemoveNulls | Transform::ReplaceNulls => NUL,
+            Transform::RemoveComments
+            | Transform::RemoveCommentsChar
+            | Transform::ReplaceComments => SLASH | COMMENT,
+            Transform::NormalizePath => SLASH | DOT,
+            Transform::NormalizePathWin => SLASH | DOT | BACKSLASH,
+            Transform::Utf8ToUnicode => HIGH | NUL,
+            Transform::SqlHexDecode => X,
+            _ => ALL,
+        }
+    }
+
+    /// Whether the transformation surely leaves a value of these byte
+    /// `classes` as it is.
+    pub fn leaves(&self, classes: u32) -> bool {
+        let t = self.triggers();
+        t != class::ALL && t & classes == 0
+    }
+}
+
+/// Whether the whole chain surely leaves a value of `classes` unchanged.
+pub fn chain_leaves(chain: &[Transform], classes: u32) -> bool {
+    chain.iter().all(|t| t.leaves(classes))
+}
+
+/// The byte classes any transformation of `chain` acts on (`class::ALL`
+/// when one of them changes every value): with [`byte_classes`], one AND
+/// tells whether the chain leaves a value as it is.
+pub fn chain_triggers(chain: &[Transform]) -> u32 {
+    chain.iter().fold(0, |m, t| {
+        let tr = t.triggers();
+        if tr == class::ALL || m == class::ALL {
+            class::ALL
+        } else {
+            m | tr
+        }
+    })
+}
