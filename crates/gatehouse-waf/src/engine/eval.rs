@@ -199,13 +199,11 @@ impl Transaction {
             .operator
             .needs_expansion()
             .then(|| self.expand(&link.argument).into_owned());
-        let capture = link.capture && !link.negated;
-        let mut caps: Vec<Vec<u8>> = Vec::new();
+        let capture = link.capture && !link.negated && argument.is_none();
         for value in &values {
             let mut test = |candidate: &[u8]| -> bool {
                 let hit = match &argument {
                     Some(arg) => link.operator.matches_expanded(candidate, arg),
-                    None if capture => link.operator.matches(candidate, Some(&mut caps)),
                     None => link.operator.matches(candidate, None),
                 };
                 hit != link.negated
@@ -237,10 +235,16 @@ impl Transaction {
                 hit.then(|| t.into_owned())
             };
             if let Some(transformed) = hit {
-                if capture {
-                    result.captures = Some(std::mem::take(&mut caps));
-                }
                 result.matched.push((value.name(), transformed));
+            }
+        }
+        // TX:0..9 come from the last value that matched: groups are worked
+        // out for that one only, as a capturing search costs far more than
+        // a plain one.
+        if let (true, Some((_, last))) = (capture, result.matched.last()) {
+            let mut caps = Vec::new();
+            if link.operator.matches(last, Some(&mut caps)) {
+                result.captures = Some(caps);
             }
         }
         result
@@ -294,8 +298,19 @@ impl Transaction {
     }
 
     fn setvar(&mut self, s: &SetVar) {
-        let name = self.expand_text(&s.name).to_ascii_lowercase();
-        let operand = self.expand(s.operand()).into_owned();
+        // Most setvars are plain (`tx.score=+5`): no copies for those.
+        let name: Cow<'_, str> = if crate::collection::has_macros(&s.name) {
+            Cow::Owned(self.expand_text(&s.name).to_ascii_lowercase())
+        } else if s.name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(&s.name)
+        };
+        let operand: Cow<'_, [u8]> = if crate::collection::has_macros(s.operand()) {
+            Cow::Owned(self.expand(s.operand()).into_owned())
+        } else {
+            Cow::Borrowed(s.operand().as_bytes())
+        };
         let now = self.now;
         if s.collection == "tx" {
             s.apply(&mut self.tx, &name, &operand, now);
