@@ -2,7 +2,7 @@
 
 use super::prefilter::{self, ChainFilter, Scans};
 use super::targets::Value;
-use super::{Action, Cached, Intervention, Match, Scope, Transaction, TransformCache};
+use super::{Action, Cached, Engine, Intervention, Match, Scope, Transaction, TransformCache};
 use crate::collection::SetVar;
 use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link};
 use crate::parse::EngineMode;
@@ -33,13 +33,29 @@ impl Transaction {
         // Values may move between phases (the body is parsed before 2).
         self.memo.clear();
         self.unions.clear();
+        self.group_raw.clear();
         let engine = self.engine.clone();
         let rules = engine.rules.phase(phase);
+        // Taken for the phase so rules can borrow it alongside `self`.
+        let mut memo = std::mem::take(&mut self.memo);
+        let result = self.run_rules(&engine, rules, phase, &mut memo);
+        self.memo = memo;
+        result
+    }
+
+    fn run_rules(
+        &mut self,
+        engine: &Engine,
+        rules: &[CompiledRule],
+        phase: u8,
+        memo: &mut Memo,
+    ) -> Option<Intervention> {
         let mut i = 0;
         while i < rules.len() {
             let rule = &rules[i];
             i += 1;
-            if self.removed.iter().any(|s| s.covers(rule)) || !self.eval_rule(rule, (phase, i - 1))
+            if self.removed.iter().any(|s| s.covers(rule))
+                || !self.eval_rule(engine, rule, (phase, i - 1), memo)
             {
                 continue;
             }
@@ -95,11 +111,15 @@ impl Transaction {
 
     /// Evaluates a rule and its chain; on a full match runs the actions of
     /// every link (setvar, ctl...) and records the match.
-    fn eval_rule(&mut self, rule: &CompiledRule, at: (u8, usize)) -> bool {
+    fn eval_rule(
+        &mut self,
+        engine: &Engine,
+        rule: &CompiledRule,
+        at: (u8, usize),
+        memo: &mut Memo,
+    ) -> bool {
         self.rule = Some(at);
         self.matched.clear();
-        let mut memo = std::mem::take(&mut self.memo);
-        let engine = self.engine.clone();
         let phase = usize::from(at.0) - 1;
         let chains = engine.chains.get(phase).and_then(|p| p.get(at.1));
         let slots = engine.slots.get(phase).and_then(|p| p.get(at.1));
@@ -116,7 +136,21 @@ impl Transaction {
                 (group, chain, filter, link.negated || link.multi_match)
             {
                 if !self.unions.contains_key(&(g, c)) {
-                    let bits = self.union(link, c, f, &mut memo);
+                    if !self.group_raw.contains_key(&g) {
+                        let raw = self.raw_union(link, f, memo);
+                        self.group_raw.insert(g, raw);
+                    }
+                    let search = self.chain_triggers(c).1;
+                    let bits = match self.group_raw.get(&g) {
+                        // No value holds bytes the chain would change in a
+                        // way the search could see: the values' own bits.
+                        Some(Some((classes, bits)))
+                            if search != crate::transform::class::ALL && search & classes == 0 =>
+                        {
+                            bits.clone()
+                        }
+                        _ => self.union(link, c, f, memo),
+                    };
                     self.unions.insert((g, c), bits);
                 }
                 if self
@@ -126,13 +160,11 @@ impl Transaction {
                 {
                     // No value of the target list holds a literal the
                     // regex needs: it cannot match.
-                    self.memo = memo;
                     return false;
                 }
             }
-            let result = self.eval_link(rule, link, chain, filter, &mut memo);
+            let result = self.eval_link(rule, link, chain, filter, memo);
             if result.matched.is_empty() {
-                self.memo = memo;
                 return false;
             }
             if let Some(caps) = result.captures {
@@ -146,7 +178,6 @@ impl Transaction {
             }
             self.matched.extend(result.matched);
         }
-        self.memo = memo;
         for link in &rule.links {
             self.run_actions(link);
         }
@@ -188,7 +219,7 @@ impl Transaction {
             }
             return result;
         }
-        let mut values: Vec<Value<'_>> = Vec::with_capacity(16);
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(8);
         for v in &link.variables {
             self.values(v, rule, &mut values);
         }
@@ -211,7 +242,7 @@ impl Transaction {
             let hit = if link.multi_match {
                 multi_match(&link.transforms, &value.value, &mut test)
             } else if let (true, Some(chain)) = (value.stable, chain) {
-                let triggers = self.chain_trigger(chain);
+                let triggers = self.chain_triggers(chain);
                 let (t, bits) = memo.lookup(
                     &value.value,
                     chain,
@@ -260,7 +291,7 @@ impl Transaction {
         let mut bits = f.empty();
         for value in &values {
             if value.stable {
-                let triggers = self.chain_trigger(chain);
+                let triggers = self.chain_triggers(chain);
                 let (_, c) = memo.lookup(&value.value, chain, triggers, &link.transforms, Some(f));
                 for (b, c) in bits.iter_mut().zip(c.into_iter().flatten()) {
                     *b |= c;
@@ -272,12 +303,36 @@ impl Transaction {
         bits
     }
 
-    fn chain_trigger(&self, chain: u32) -> u32 {
+    /// (what the chain may change, what a case-insensitive search sees).
+    fn chain_triggers(&self, chain: u32) -> (u32, u32) {
+        let all = crate::transform::class::ALL;
         self.engine
             .chain_triggers
             .get(chain as usize)
             .copied()
-            .unwrap_or(crate::transform::class::ALL)
+            .unwrap_or((all, all))
+    }
+
+    /// The byte classes and prefilter bits of every value of the link's
+    /// targets as they are; `None` if one is not request data.
+    fn raw_union(&self, link: &Link, f: &ChainFilter, memo: &mut Memo) -> Option<(u32, Vec<u64>)> {
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(16);
+        for v in &link.variables {
+            self.all_values(v, &mut values);
+        }
+        let mut classes = 0;
+        let mut bits = f.empty();
+        for value in &values {
+            if !value.stable {
+                return None;
+            }
+            let (c, b) = memo.raw(&value.value, f);
+            classes |= c;
+            for (x, y) in bits.iter_mut().zip(b) {
+                *x |= y;
+            }
+        }
+        Some((classes, bits))
     }
 
     fn run_actions(&mut self, link: &Link) {
@@ -445,40 +500,66 @@ impl Memo {
         u32::try_from(self.bitsets.len() - 1).unwrap_or(u32::MAX)
     }
 
+    fn value_memo(&mut self, value: &[u8]) -> ValueMemo {
+        let at = (value.as_ptr() as usize, value.len());
+        *self.values.entry(at).or_insert_with(|| ValueMemo {
+            classes: byte_classes(value),
+            bits: None,
+        })
+    }
+
+    /// The prefilter bits of the value as it is (index in `bitsets`).
+    fn raw_bits(&mut self, value: &[u8], f: &ChainFilter) -> u32 {
+        let at = (value.as_ptr() as usize, value.len());
+        let mut vm = self.value_memo(value);
+        if let Some(i) = vm.bits {
+            return i;
+        }
+        let i = self.store(f.candidates(value));
+        vm.bits = Some(i);
+        self.values.insert(at, vm);
+        i
+    }
+
+    /// Byte classes and prefilter bits of a value as it is.
+    fn raw(&mut self, value: &[u8], f: &ChainFilter) -> (u32, &[u64]) {
+        let i = self.raw_bits(value, f);
+        let classes = self.value_memo(value).classes;
+        (
+            classes,
+            self.bitsets.get(i as usize).map_or(&[][..], Vec::as_slice),
+        )
+    }
+
     /// The value through `transforms` (`None`: unchanged) and, with a
     /// filter, its prefilter bits. `value` must stay put for the phase.
     fn lookup(
         &mut self,
         value: &[u8],
         chain: u32,
-        triggers: u32,
+        (triggers, search): (u32, u32),
         transforms: &[Transform],
         filter: Option<&ChainFilter>,
     ) -> (Option<&[u8]>, Option<&[u64]>) {
+        let all = crate::transform::class::ALL;
         let at = (value.as_ptr() as usize, value.len());
-        let mut vm = *self.values.entry(at).or_insert_with(|| ValueMemo {
-            classes: byte_classes(value),
-            bits: None,
-        });
-        if triggers != crate::transform::class::ALL && triggers & vm.classes == 0 {
+        let classes = self.value_memo(value).classes;
+        if triggers != all && triggers & classes == 0 {
             // The chain leaves this value as it is (the common case).
-            let bits = match (filter, vm.bits) {
-                (Some(f), None) => {
-                    let i = self.store(f.candidates(value));
-                    vm.bits = Some(i);
-                    self.values.insert(at, vm);
-                    Some(i)
-                }
-                (_, b) => b,
-            };
+            let bits = filter.map(|f| self.raw_bits(value, f));
             let bits = bits.and_then(|i| self.bitsets.get(i as usize));
             return (None, bits.map(Vec::as_slice));
         }
+        // The chain changes the value, maybe only its case: the search
+        // ignores case, so the value's own bits still hold then.
+        let raw_bits = (search != all && search & classes == 0)
+            .then(|| filter.map(|f| self.raw_bits(value, f)))
+            .flatten();
         let entry = self
             .cache
             .entry((at.0, at.1, chain))
             .or_insert_with(|| Cached {
-                transformed: if chain_leaves(transforms, vm.classes) {
+                transformed: if chain_leaves(transforms, classes) {
                     None
                 } else {
                     match apply_chain(transforms, value) {
@@ -486,7 +567,7 @@ impl Memo {
                         Cow::Borrowed(_) => None,
                     }
                 },
-                candidates: None,
+                candidates: raw_bits,
             });
         if let (Some(f), None) = (filter, entry.candidates) {
             let t: &[u8] = entry.transformed.as_deref().unwrap_or(value);

@@ -70,8 +70,9 @@ pub struct Engine {
     /// chain, equal for equal chains, so a value is transformed once per
     /// chain however many rules use it.
     chains: [Vec<Vec<u32>>; 5],
-    /// By chain id: the byte classes the chain acts on.
-    chain_triggers: Vec<u32>,
+    /// By chain id: the byte classes the chain acts on, and those a
+    /// case-insensitive search would notice.
+    chain_triggers: Vec<(u32, u32)>,
     /// Per phase, rule and link: an id for the link's target list when it
     /// reads only request data, equal for equal lists. A prefiltered link
     /// whose literals appear in none of the list's values (computed once
@@ -177,7 +178,7 @@ fn target_groups(rules: &RuleSet) -> [Vec<Vec<Option<u32>>>; 5] {
 
 /// Interns every link's transformation chain; also the byte classes each
 /// chain id acts on (see `transform::chain_triggers`).
-fn chain_ids(rules: &RuleSet) -> ([Vec<Vec<u32>>; 5], Vec<u32>) {
+fn chain_ids(rules: &RuleSet) -> ([Vec<Vec<u32>>; 5], Vec<(u32, u32)>) {
     let mut ids: HashMap<Vec<crate::transform::Transform>, u32> = HashMap::new();
     let per_link = rules.phases.each_ref().map(|phase| {
         phase
@@ -193,10 +194,14 @@ fn chain_ids(rules: &RuleSet) -> ([Vec<Vec<u32>>; 5], Vec<u32>) {
             })
             .collect()
     });
-    let mut triggers = vec![crate::transform::class::ALL; ids.len()];
+    let mut triggers =
+        vec![(crate::transform::class::ALL, crate::transform::class::ALL); ids.len()];
     for (chain, id) in &ids {
         if let Some(t) = triggers.get_mut(*id as usize) {
-            *t = crate::transform::chain_triggers(chain);
+            *t = (
+                crate::transform::chain_triggers(chain),
+                crate::transform::chain_search_triggers(chain),
+            );
         }
     }
     (per_link, triggers)
@@ -283,6 +288,7 @@ impl Engine {
             rule: None,
             memo: eval::Memo::default(),
             unions: HashMap::default(),
+            group_raw: HashMap::default(),
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -383,6 +389,9 @@ pub struct Transaction {
     memo: eval::Memo,
     /// Per (target group, chain): the prefilter bits of all its values.
     unions: HashMap<(u32, u32), Vec<u64>, BuildHasherDefault<KeyHasher>>,
+    /// Per target group: the byte classes and prefilter bits of all its
+    /// values as they are, or `None` when some value is not request data.
+    group_raw: HashMap<u32, Option<(u32, Vec<u64>)>, BuildHasherDefault<KeyHasher>>,
 }
 
 /// Per (address, length, chain id) of a request value that stays put for

@@ -437,6 +437,17 @@ impl Transform {
         }
     }
 
+    /// Like [`Transform::triggers`], for what a case-insensitive search
+    /// can see: changing case alone does not count.
+    fn search_triggers(&self) -> u32 {
+        use class::*;
+        match self {
+            Transform::Lowercase | Transform::Uppercase => 0,
+            Transform::CmdLine => QUOTE | BACKSLASH | SPACE | CMD,
+            t => t.triggers(),
+        }
+    }
+
     /// Whether the transformation surely leaves a value of these byte
     /// `classes` as it is.
     pub fn leaves(&self, classes: u32) -> bool {
@@ -448,6 +459,19 @@ impl Transform {
 /// Whether the whole chain surely leaves a value of `classes` unchanged.
 pub fn chain_leaves(chain: &[Transform], classes: u32) -> bool {
     chain.iter().all(|t| t.leaves(classes))
+}
+
+/// [`chain_triggers`] ignoring case changes: what a chain may change that
+/// a case-insensitive literal search would notice.
+pub fn chain_search_triggers(chain: &[Transform]) -> u32 {
+    chain.iter().fold(0, |m, t| {
+        let tr = t.search_triggers();
+        if tr == class::ALL || m == class::ALL {
+            class::ALL
+        } else {
+            m | tr
+        }
+    })
 }
 
 /// The byte classes any transformation of `chain` acts on (`class::ALL`
