@@ -176,9 +176,15 @@ fn target_groups(rules: &RuleSet) -> [Vec<Vec<Option<u32>>>; 5] {
     })
 }
 
+/// A value per phase, rule and link.
+type PerLink<T> = [Vec<Vec<T>>; 5];
+
+/// Byte classes and prefilter bits of a target group's values.
+type GroupBits = Option<(u32, Vec<u64>)>;
+
 /// Interns every link's transformation chain; also the byte classes each
 /// chain id acts on (see `transform::chain_triggers`).
-fn chain_ids(rules: &RuleSet) -> ([Vec<Vec<u32>>; 5], Vec<(u32, u32)>) {
+fn chain_ids(rules: &RuleSet) -> (PerLink<u32>, Vec<(u32, u32)>) {
     let mut ids: HashMap<Vec<crate::transform::Transform>, u32> = HashMap::new();
     let per_link = rules.phases.each_ref().map(|phase| {
         phase
@@ -391,7 +397,7 @@ pub struct Transaction {
     unions: HashMap<(u32, u32), Vec<u64>, BuildHasherDefault<KeyHasher>>,
     /// Per target group: the byte classes and prefilter bits of all its
     /// values as they are, or `None` when some value is not request data.
-    group_raw: HashMap<u32, Option<(u32, Vec<u64>)>, BuildHasherDefault<KeyHasher>>,
+    group_raw: HashMap<u32, GroupBits, BuildHasherDefault<KeyHasher>>,
 }
 
 /// Per (address, length, chain id) of a request value that stays put for
