@@ -2,10 +2,12 @@
 # Installs the system packages Gatehouse needs to build and test, when missing.
 #   cmake, pkg-config, libssl-dev, g++: Pingora's native dependencies
 #   (zlib-ng, OpenSSL).
+#   modsecurity-crs: Debian's packaged OWASP CRS 3.3.4 (rule files only),
+#   which the WAF tests load.
 # Debian/Ubuntu only; uses sudo when not root. Does nothing when all present.
 set -euo pipefail
 
-packages=(cmake pkg-config libssl-dev g++ make)
+packages=(cmake pkg-config libssl-dev g++ make modsecurity-crs)
 
 missing=()
 for p in "${packages[@]}"; do
