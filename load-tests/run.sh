@@ -7,6 +7,9 @@ set -Eeuo pipefail
 LT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034  # used by contenders/gatehouse.sh
 REPO_DIR=$(cd "$LT_DIR/.." && pwd)
+# OWASP CRS for the WAF scenarios and contender nginx-modsec: the
+# repository's sibling folder, never a copy inside the repository.
+CRS_DIR=${CRS_DIR:-$(cd "$REPO_DIR/.." && pwd)/shared/crs-v4.28.0}
 
 usage() {
     cat <<EOF
@@ -24,6 +27,10 @@ Environment (defaults in brackets):
   ROUNDS       interleaved rounds (nginx, gatehouse, nginx, ...) [3]
   SKIP_CONTENDERS  contenders to leave out of every scenario, e.g. "pingora"
                (not a scenario's baseline or subject) []
+  CONTENDERS   run only these of each scenario's contenders, e.g.
+               "nginx nginx-modsec"; a left-out baseline or subject is
+               replaced and the targets are dropped (NO TARGET) []
+  CRS_DIR      OWASP CRS for the waf-* scenarios [../shared/crs-v4.28.0]
   WRK_TIMEOUT  wrk per-request timeout [2s]
   SCENARIO_SET name used in the result file names [all | scenario names]
   STRICT       1 = exit 4 when a valid scenario misses its target [0]
@@ -149,6 +156,35 @@ load_scenario() {
         SCENARIO_CONTENDERS=${kept[*]}
     fi
     SCENARIO_TARGET_CPU_RATIO=${SCENARIO_TARGET_CPU_RATIO:-}
+    SCENARIO_RATIOS=${SCENARIO_RATIOS:-}
+    local r
+    for r in $SCENARIO_RATIOS; do
+        [[ $r =~ ^([A-Za-z0-9_-]+)/([A-Za-z0-9_-]+)((<=|>=)[0-9]+(\.[0-9]+)?)?$ ]] ||
+            die "scenario $name: SCENARIO_RATIOS entry '$r' is not A/B, A/B<=N or A/B>=N"
+        for c in "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; do
+            if [[ " ${SKIP_CONTENDERS:-} " == *" $c "* ]]; then
+                [[ -z ${BASH_REMATCH[3]} ]] ||
+                    die "scenario $name: SKIP_CONTENDERS cannot skip $c, it has a target ($r); CONTENDERS runs part of a scenario without targets"
+            else
+                [[ " $SCENARIO_CONTENDERS " == *" $c "* ]] ||
+                    die "scenario $name: SCENARIO_RATIOS entry '$r': $c is not a contender"
+            fi
+        done
+    done
+    if [[ -n ${CONTENDERS:-} ]]; then
+        # A partial run, to check one side of a scenario: keep the scenario's
+        # order; the targets belong to the full comparison.
+        local -a only=()
+        for c in $SCENARIO_CONTENDERS; do
+            [[ " $CONTENDERS " == *" $c "* ]] && only+=("$c")
+        done
+        [[ ${#only[@]} -gt 0 ]] || die "scenario $name: CONTENDERS='$CONTENDERS' leaves none of its contenders ($SCENARIO_CONTENDERS)"
+        SCENARIO_CONTENDERS=${only[*]}
+        [[ " $SCENARIO_CONTENDERS " == *" $SCENARIO_BASELINE "* ]] || SCENARIO_BASELINE=${only[0]}
+        [[ " $SCENARIO_CONTENDERS " == *" $SCENARIO_SUBJECT "* ]] || SCENARIO_SUBJECT=${only[${#only[@]} - 1]}
+        SCENARIO_TARGET_CPU_RATIO=""
+        SCENARIO_RATIOS=$(sed -E 's/(<=|>=)[0-9.]+//g' <<<"$SCENARIO_RATIOS")
+    fi
     for c in $SCENARIO_CONTENDERS; do
         fn=contender_${c//-/_}_start
         declare -F "$fn" >/dev/null || die "scenario $name: unknown contender '$c' (no contenders/$c.sh defining $fn)"
@@ -157,6 +193,9 @@ load_scenario() {
     [[ " $SCENARIO_CONTENDERS " == *" $SCENARIO_SUBJECT "* ]] || die "scenario $name: subject $SCENARIO_SUBJECT is not a contender"
     if [[ -n $SCENARIO_TARGET_CPU_RATIO && ! $SCENARIO_TARGET_CPU_RATIO =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
         die "scenario $name: SCENARIO_TARGET_CPU_RATIO must be a number"
+    fi
+    if [[ -n ${SCENARIO_WRK_TIMEOUT:-} && ! $SCENARIO_WRK_TIMEOUT =~ ^[0-9]+(ms|s|m)?$ ]]; then
+        die "scenario $name: SCENARIO_WRK_TIMEOUT must be a wrk duration such as 10s"
     fi
     if [[ -z ${SCENARIO_EXPECT_BODY+x} ]] && ! declare -F scenario_upstream_locations >/dev/null; then
         SCENARIO_EXPECT_BODY=ok # what the default upstream answers
@@ -303,16 +342,26 @@ run_scenario() {
     trap '[[ -n $CHILD_PID ]] && kill -TERM "$CHILD_PID" 2>/dev/null; exit 143' TERM INT
     load_scenario "$name"
     log "=== scenario $name: $SCENARIO_DESCRIPTION"
+    # This subshell only: a slow contender may need a longer timeout.
+    WRK_TIMEOUT=${SCENARIO_WRK_TIMEOUT:-$WRK_TIMEOUT}
     jq -n --arg name "$name" --arg description "$SCENARIO_DESCRIPTION" \
         --arg target "$SCENARIO_TARGET_CPU_RATIO" --arg contenders "$SCENARIO_CONTENDERS" \
         --arg baseline "$SCENARIO_BASELINE" --arg subject "$SCENARIO_SUBJECT" \
         --arg method "$SCENARIO_METHOD" --arg path "$SCENARIO_PATH" \
-        --arg file "load-tests/scenarios/$name.sh" \
+        --arg file "load-tests/scenarios/$name.sh" --arg ratios "$SCENARIO_RATIOS" \
+        --arg wrk_timeout "${SCENARIO_WRK_TIMEOUT:-}" \
         '{name: $name, description: $description, file: $file,
           request: {method: $method, path: $path},
           target_cpu_ratio: (if $target == "" then null else ($target | tonumber) end),
           contenders: ($contenders | split(" ") | map(select(. != ""))),
-          baseline: $baseline, subject: $subject}' >"$SC_DIR/meta.json"
+          baseline: $baseline, subject: $subject}
+         + (if $ratios == "" then {} else
+              {ratios: [$ratios | splits(" +") | select(. != "")
+                        | capture("^(?<numerator>[^/]+)/(?<denominator>[^<>=]+)((?<op><=|>=)(?<value>.+))?$")
+                        | {numerator, denominator,
+                           target: (if .op == null then null else {op, value: (.value | tonumber)} end)}]}
+            end)
+         + (if $wrk_timeout == "" then {} else {wrk_timeout: $wrk_timeout} end)' >"$SC_DIR/meta.json"
     : >"$SC_DIR/measurements.jsonl"
 
     BODY_FILE=""
@@ -330,6 +379,7 @@ run_scenario() {
     set_placeholder NGINX_UPSTREAM "$NGINX_UPSTREAM_NAME"
     set_placeholder SCENARIO_DIR "$LT_DIR/scenarios"
     set_placeholder WORK_DIR "$SC_DIR"
+    set_placeholder CRS_DIR "$CRS_DIR"
     for c in $SCENARIO_CONTENDERS; do
         "contender_${c//-/_}_start" "$SC_DIR"
     done

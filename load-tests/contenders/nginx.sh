@@ -57,8 +57,9 @@ EOF
 # directives in HTTP_EXTRA or in its locations).
 nginx_proxy_conf() {
     local prefix=$1 port=$2 workers=$3 locations=$4 main_extra=${5:-} http_extra=${6:-}
-    nginx_main_block "$prefix" "$workers"
+    # First: load_module must come before the events block.
     if [[ -n $main_extra ]]; then printf '%s\n' "$main_extra"; fi
+    nginx_main_block "$prefix" "$workers"
     echo "http {"
     nginx_http_common "$prefix"
     cat <<EOF

@@ -35,7 +35,7 @@ def summarize($ms):
       | ($meta.contenders // []) as $cs
       | ([$cs[] as $c | {key: $c, value: summarize([$all[] | select(.contender == $c)])}]
          | from_entries) as $summary
-      | ($summary[$meta.baseline]) as $base
+      | ($summary[$meta.baseline // ""]) as $base
       | ([$cs[] | select(. != $meta.baseline) as $c | $summary[$c] as $s
           | {key: $c, value: {
               rps: ratio($s.rps; $base.rps),
@@ -45,7 +45,7 @@ def summarize($ms):
          | from_entries) as $ratios
       # The subject against every other non-baseline contender, e.g.
       # gatehouse/pingora: what gatehouse adds on top of the Pingora floor.
-      | ($summary[$meta.subject]) as $subj
+      | ($summary[$meta.subject // ""]) as $subj
       | ([$cs[] | select(. != $meta.baseline and . != $meta.subject) as $c | $summary[$c] as $o
           | {key: $c, value: {
               rps: ratio($subj.rps; $o.rps),
@@ -53,7 +53,21 @@ def summarize($ms):
               p99: ratio($subj.p99_us; $o.p99_us),
               cpu_us_per_req: ratio($subj.cpu_us_per_req; $o.cpu_us_per_req)}}]
          | from_entries) as $subject_ratios
-      | ($ratios[$meta.subject].cpu_us_per_req) as $headline
+      # SCENARIO_RATIOS: ratios the scenario names itself, some with a
+      # target, e.g. nginx-modsec/gatehouse>=20 (only those whose two
+      # contenders ran).
+      | ([($meta.ratios // [])[]
+          | select(([.numerator, .denominator] - $cs) == [])
+          | $summary[.numerator] as $n | $summary[.denominator] as $d
+          | . + {name: "\(.numerator)/\(.denominator)",
+                 rps: ratio($n.rps; $d.rps),
+                 p50: ratio($n.p50_us; $d.p50_us),
+                 p99: ratio($n.p99_us; $d.p99_us),
+                 cpu_us_per_req: ratio($n.cpu_us_per_req; $d.cpu_us_per_req)}
+          | .met = (if .target == null or .cpu_us_per_req == null then null
+                    elif .target.op == ">=" then .cpu_us_per_req >= .target.value
+                    else .cpu_us_per_req <= .target.value end)]) as $named
+      | ($ratios[$meta.subject // ""].cpu_us_per_req) as $headline
       | ([$cs[] as $c | $all[] | select(.contender == $c and (.valid | not))
           | "\($c) round \(.round): \(.invalid_reasons | join("; "))"]) as $invalid
       | $meta + {
@@ -66,12 +80,16 @@ def summarize($ms):
           invalid_reasons: $invalid,
           measurements: $all
         }
+      | (if $meta.ratios == null then . else .ratios = $named end)
+      | ([$named[] | select(.target != null)]) as $targeted
       | .verdict = (
           if .status == "error" then "ERROR"
           elif ($invalid | length) > 0 or ($all | length) == 0 then "INVALID"
-          elif .target_cpu_ratio == null then "NO TARGET"
-          elif $headline == null then "INVALID"
-          elif $headline <= .target_cpu_ratio then "PASS"
+          elif .target_cpu_ratio == null and ($targeted | length) == 0 then "NO TARGET"
+          elif (.target_cpu_ratio != null and $headline == null)
+               or ($targeted | any(.met == null)) then "INVALID"
+          elif (.target_cpu_ratio == null or $headline <= .target_cpu_ratio)
+               and ($targeted | all(.met)) then "PASS"
           else "FAIL" end)
     ]
   }

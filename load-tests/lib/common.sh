@@ -279,6 +279,23 @@ wait_listening() {
     die "nothing listening on $host:$port after ${timeout}s"
 }
 
+# ------------------------------------------------------------ OWASP CRS --
+
+# crs_require : fail unless CRS_DIR (run.sh: the repository's sibling folder
+# ../shared/crs-v4.28.0, never a copy inside the repository) holds a CRS.
+crs_require() {
+    [[ -f $CRS_DIR/crs-setup.conf.example && -d $CRS_DIR/rules ]] ||
+        die "OWASP CRS not found at $CRS_DIR (needs crs-setup.conf.example and rules/): the WAF scenarios and contender nginx-modsec load CRS v4.28.0 from the repository's sibling folder ../shared/crs-v4.28.0; put it there or set CRS_DIR (do not copy it into the repository)"
+}
+
+# crs_version : the CRS version its rules declare, e.g. 4.28.0.
+crs_version() {
+    local v
+    v=$(grep -ohE -m 1 "ver:'OWASP_CRS/[0-9.]+'" "$CRS_DIR/rules/REQUEST-901-INITIALIZATION.conf" 2>/dev/null) || true
+    v=${v#*OWASP_CRS/}
+    echo "${v%\'}"
+}
+
 # ---------------------------------------------------------- templating --
 
 # fill_placeholders : read text on stdin, replace @NAME@ placeholders from

@@ -26,6 +26,7 @@ write_run_facts() {
         --argjson workers "$WORKERS" --argjson duration "$DURATION" --argjson warmup "$WARMUP" \
         --argjson connections "$CONNECTIONS" --argjson threads "$THREADS" --argjson rounds "$ROUNDS" \
         --arg wrk_timeout "$WRK_TIMEOUT" --argjson clk "$CLK_TCK" \
+        --arg contenders_only "${CONTENDERS:-}" \
         '{
           schema: 1,
           generated_at: $generated_at,
@@ -34,9 +35,10 @@ write_run_facts() {
           machine: {nproc: ($nproc | tonumber), kernel: $kernel, cpu_model: $cpu_model,
                     loadavg_at_start: $loadavg, wrk_version: $wrk},
           contenders: $contenders,
-          parameters: {workers: $workers, duration_s: $duration, warmup_s: $warmup,
-                       connections: $connections, threads: $threads, rounds: $rounds,
-                       wrk_timeout: $wrk_timeout, clk_tck: $clk}
+          parameters: ({workers: $workers, duration_s: $duration, warmup_s: $warmup,
+                        connections: $connections, threads: $threads, rounds: $rounds,
+                        wrk_timeout: $wrk_timeout, clk_tck: $clk}
+                       + (if $contenders_only == "" then {} else {contenders_only: $contenders_only} end))
         }' >"$file"
 }
 

@@ -204,9 +204,14 @@ fn operator_literals(op: &crate::operator::Operator) -> Option<Vec<Vec<u8>>> {
 
 /// The prefilters of one transformation chain.
 pub struct ChainFilter {
+    /// Literals of two bytes or more.
     ac: AhoCorasick,
-    /// Literal id to the bits of the rule slots that need it.
+    /// AC pattern id to the bits of the rule slots that need it.
     slots: Vec<Vec<u64>>,
+    /// Single-byte literals (`(`, `<`, `;`) occur in almost every value:
+    /// an automaton would report them at every turn, so they are looked up
+    /// by byte instead. Lowercase byte to the bits of its slots.
+    bytes: Vec<Option<Vec<u64>>>,
     words: usize,
 }
 
@@ -227,6 +232,17 @@ impl ChainFilter {
     /// literals (`(`, `=`) occur many times in a value: each literal's
     /// slots are visited once.
     pub fn add_candidates(&self, value: &[u8], bits: &mut [u64]) {
+        let mut present = [false; 256];
+        for &b in value {
+            present[usize::from(b.to_ascii_lowercase())] = true;
+        }
+        for (b, here) in present.iter().enumerate() {
+            if let (true, Some(Some(slots))) = (*here, self.bytes.get(b)) {
+                for (x, y) in bits.iter_mut().zip(slots) {
+                    *x |= y;
+                }
+            }
+        }
         let mut seen = vec![0u64; self.slots.len().div_ceil(64)];
         for m in self.ac.find_overlapping_iter(value) {
             let p = m.pattern().as_usize();
@@ -328,8 +344,34 @@ pub fn build(
     }
     let mut filters = HashMap::new();
     for (chain, (ids, per_literal, next)) in acc {
+        let words = (next as usize).div_ceil(64);
+        let bits_of = |list: &[u32]| {
+            let mut bits = vec![0u64; words];
+            for &s in list {
+                if let Some(w) = bits.get_mut(s as usize / 64) {
+                    *w |= 1 << (s % 64);
+                }
+            }
+            bits
+        };
         let mut literals: Vec<(usize, Vec<u8>)> = ids.into_iter().map(|(k, v)| (v, k)).collect();
         literals.sort();
+        let mut bytes: Vec<Option<Vec<u64>>> = vec![None; 256];
+        let mut long: Vec<(usize, Vec<u8>)> = Vec::new();
+        for (id, lit) in literals {
+            let list = per_literal.get(id).map_or(&[][..], Vec::as_slice);
+            match lit.as_slice() {
+                [b] => {
+                    let entry = bytes[usize::from(b.to_ascii_lowercase())]
+                        .get_or_insert_with(|| vec![0u64; words]);
+                    for (x, y) in entry.iter_mut().zip(bits_of(list)) {
+                        *x |= y;
+                    }
+                }
+                _ => long.push((id, lit)),
+            }
+        }
+        let literals = long;
         // A DFA: a few megabytes once, for a scan of a few instructions a
         // byte on every value (the NFA costs ~100 a byte here).
         let ac = AhoCorasickBuilder::new()
@@ -346,20 +388,19 @@ pub fn build(
             }
             continue;
         };
-        let words = (next as usize).div_ceil(64);
-        let slots = per_literal
+        let slots = literals
             .iter()
-            .map(|list| {
-                let mut bits = vec![0u64; words];
-                for &s in list {
-                    if let Some(w) = bits.get_mut(s as usize / 64) {
-                        *w |= 1 << (s % 64);
-                    }
-                }
-                bits
-            })
+            .map(|(id, _)| bits_of(per_literal.get(*id).map_or(&[][..], Vec::as_slice)))
             .collect();
-        filters.insert(chain, ChainFilter { ac, slots, words });
+        filters.insert(
+            chain,
+            ChainFilter {
+                ac,
+                slots,
+                bytes,
+                words,
+            },
+        );
     }
     (filters, slots)
 }

@@ -1,0 +1,8 @@
+# shellcheck shell=bash
+# Scenario waf-crs-post: the waf plugin running OWASP CRS (PL1, blocking) on a
+# benign 4 KB JSON POST, against nginx, nginx+ModSecurity with the same
+# CRS, and the same route without the plugin (lib/waf.sh).
+
+# shellcheck source=../lib/waf.sh
+source "$LT_DIR/lib/waf.sh"
+waf_scenario post
