@@ -304,3 +304,22 @@ fn owasp_crs_blocks_attacks_and_passes_ordinary_traffic() {
         gw.logs()
     );
 }
+
+#[test]
+fn response_phase_rules_see_the_status_and_can_refuse() {
+    let up = Upstream::start_with(|req| {
+        if req.target.starts_with("/boom") {
+            Reply::status(500).body("stack trace: at db.connect(secret.internal:5432)")
+        } else {
+            Reply::ok("ok")
+        }
+    });
+    let waf = rules(
+        "SecRule RESPONSE_STATUS \"@streq 500\" \"id:7,phase:3,deny,status:502,msg:'upstream error hidden'\"\n",
+    );
+    let gw = Gateway::start(&config(&up, &waf));
+    assert_eq!(gw.get("/fine").status, 200);
+    let r = gw.get("/boom");
+    assert_refused(&r, 502);
+    assert!(!r.body_lossy().contains("secret.internal"), "{r:?}");
+}
