@@ -144,7 +144,7 @@ fn every_variable_on_a_sample_request() {
     );
     assert_eq!(v.reqbody_processor, "URLENCODED");
     assert!(!v.reqbody_error && !v.reqbody_processor_error && !v.inbound_data_error);
-    assert!(!v.urlencoded_error && !v.args_overflow && !v.xml_not_inspected);
+    assert!(!v.urlencoded_error && !v.args_overflow && v.xml.is_none());
     assert!(v.files.is_empty() && v.files_sizes.is_empty() && v.files_combined_size == 0);
     assert_eq!(v.multipart, MultipartFlags::default());
     assert_eq!((v.remote_addr.as_str(), v.remote_port), ("10.0.0.1", 5555));
@@ -500,7 +500,9 @@ fn processor_state() {
         ("", &b"{}"[..])
     );
     let v = with_ct("text/xml", b"<a>1</a>", B::Xml);
-    assert!(v.xml_not_inspected && v.args().next().is_none() && !v.reqbody_error);
+    let xml = v.xml.clone().unwrap_or_default();
+    assert_eq!(xml.text, b"1");
+    assert!(v.args().next().is_none() && !v.reqbody_error);
     assert_eq!(v.reqbody_processor, "XML");
 }
 

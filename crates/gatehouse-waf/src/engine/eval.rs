@@ -177,8 +177,9 @@ impl Transaction {
                 }
             }
             self.matched.extend(result.matched);
-        }
-        for link in &rule.links {
+            // As libmodsecurity v3: a link's setvar/ctl run as soon as the
+            // link matches, before the next link is evaluated (CRS chains
+            // hand values on that way, e.g. 920420's `tx.content_type`).
             self.run_actions(link);
         }
         if let Some(s) = rule.severity {

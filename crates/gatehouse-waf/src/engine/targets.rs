@@ -114,6 +114,15 @@ impl Transaction {
             }
         };
         let body_phase = self.phase >= 2;
+        // A value named by its selector (`XML:/*`).
+        let scalar_any = |value: Cow<'s, [u8]>, out: &mut Vec<Value<'s>>| {
+            out.push(Value {
+                collection: name,
+                key: r.selector.as_ref().map(|_| Cow::Borrowed(&b"/*"[..])),
+                value,
+                stable: true,
+            });
+        };
         match &r.var {
             Var::Args => {
                 pairs(&v.args_get, false, out);
@@ -291,8 +300,28 @@ impl Transaction {
             Var::HighestSeverity => scalar(number(self.highest_severity), false, out),
             Var::Duration => scalar(number(self.started.elapsed().as_micros()), false, out),
             Var::TimeEpoch => scalar(number(self.now), false, out),
-            // XML is not parsed (the body is reported as not inspected); the
-            // remaining variables have no meaning at a gateway.
+            // `XML:/*` (or no selector) is the document's text, `XML://@*`
+            // its attribute values; other XPath expressions see nothing.
+            Var::Xml if body_phase => {
+                if let Some(x) = &v.xml {
+                    match &r.selector {
+                        None => scalar_any(Cow::Borrowed(&x.text), out),
+                        Some(Key::Name(p)) if p == "/*" => scalar_any(Cow::Borrowed(&x.text), out),
+                        Some(Key::Name(p)) if p == "//@*" => {
+                            for a in &x.attributes {
+                                out.push(Value {
+                                    collection: name,
+                                    key: Some(Cow::Borrowed(b"//@*")),
+                                    value: Cow::Borrowed(a),
+                                    stable: true,
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            // The remaining variables have no meaning at a gateway.
             _ => {}
         }
     }

@@ -12,6 +12,9 @@ mod disposition;
 mod json;
 mod multipart;
 mod uri;
+mod xml;
+
+pub use xml::XmlValues;
 
 pub use multipart::MultipartFlags;
 
@@ -203,8 +206,8 @@ pub struct RequestVars {
     pub reqbody_processor_error_msg: String,
     /// The body went over `max_body` or `max_body_no_files`.
     pub inbound_data_error: bool,
-    /// The XML processor was selected: `XML:/*` was not inspected.
-    pub xml_not_inspected: bool,
+    /// `XML:/*` and `XML://@*` of an XML body.
+    pub xml: Option<XmlValues>,
     pub remote_addr: String,
     pub remote_port: u16,
 }
@@ -253,7 +256,10 @@ impl RequestVars {
                 BodyProcessor::UrlEncoded => self.extract_args(ArgSource::Post, body, limits),
                 BodyProcessor::Json => self.process_json(body, limits),
                 BodyProcessor::Multipart => self.process_multipart(body, limits),
-                BodyProcessor::Xml => self.xml_not_inspected = true,
+                BodyProcessor::Xml => match xml::parse(body, limits.max_args) {
+                    Ok(values) => self.xml = Some(values),
+                    Err(e) => self.body_error(e),
+                },
                 BodyProcessor::None => {}
             }
         }
