@@ -125,8 +125,11 @@ fn stage(input: &Yaml, output: &Yaml) -> Stage {
     };
     if let Yaml::Hash(h) = &input["headers"] {
         for (k, v) in h {
+            // An HTTP parser hands header values on without the optional
+            // whitespace around them.
             if let (Some(k), Some(v)) = (text(k), text(v)) {
-                s.headers.push((k.into_bytes(), v.into_bytes()));
+                s.headers
+                    .push((k.into_bytes(), v.trim().as_bytes().to_vec()));
             }
         }
     }

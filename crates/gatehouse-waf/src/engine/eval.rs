@@ -14,8 +14,6 @@ use std::borrow::Cow;
 struct LinkResult {
     /// Name and transformed value of each value that matched.
     matched: Vec<(String, Vec<u8>)>,
-    /// TX:0..9 of the last match, when the link captures.
-    captures: Option<Vec<Vec<u8>>>,
 }
 
 impl Transaction {
@@ -167,20 +165,21 @@ impl Transaction {
             if result.matched.is_empty() {
                 return false;
             }
-            if let Some(caps) = result.captures {
-                const GROUPS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-                for name in GROUPS {
-                    self.tx.remove(name);
+            // As libmodsecurity v3: a link's actions run for each value it
+            // matched, with that value's captures and MATCHED_VAR, before
+            // the next link is evaluated (CRS counts multipart part headers
+            // and hands values down chains this way).
+            let capture = link.capture && !link.negated && !link.operator.needs_expansion();
+            for (name, value) in result.matched {
+                if capture {
+                    let mut caps = Vec::new();
+                    if link.operator.matches(&value, Some(&mut caps)) {
+                        self.set_captures(caps);
+                    }
                 }
-                for (name, c) in GROUPS.iter().zip(caps) {
-                    self.tx.set(name, c);
-                }
+                self.matched.push((name, value));
+                self.run_actions(link);
             }
-            self.matched.extend(result.matched);
-            // As libmodsecurity v3: a link's setvar/ctl run as soon as the
-            // link matches, before the next link is evaluated (CRS chains
-            // hand values on that way, e.g. 920420's `tx.content_type`).
-            self.run_actions(link);
         }
         if let Some(s) = rule.severity {
             self.highest_severity = self.highest_severity.min(s);
@@ -211,7 +210,6 @@ impl Transaction {
     ) -> LinkResult {
         let mut result = LinkResult {
             matched: Vec::new(),
-            captures: None,
         };
         // SecAction: no variables, one empty value.
         if link.variables.is_empty() {
@@ -231,7 +229,6 @@ impl Transaction {
             .operator
             .needs_expansion()
             .then(|| self.expand(&link.argument).into_owned());
-        let capture = link.capture && !link.negated && argument.is_none();
         for value in &values {
             let mut test = |candidate: &[u8]| -> bool {
                 let hit = match &argument {
@@ -268,15 +265,6 @@ impl Transaction {
             };
             if let Some(transformed) = hit {
                 result.matched.push((value.name(), transformed));
-            }
-        }
-        // TX:0..9 come from the last value that matched: groups are worked
-        // out for that one only, as a capturing search costs far more than
-        // a plain one.
-        if let (true, Some((_, last))) = (capture, result.matched.last()) {
-            let mut caps = Vec::new();
-            if link.operator.matches(last, Some(&mut caps)) {
-                result.captures = Some(caps);
             }
         }
         result
@@ -334,6 +322,17 @@ impl Transaction {
             }
         }
         Some((classes, bits))
+    }
+
+    /// TX:0..9 from a capturing match.
+    fn set_captures(&mut self, caps: Vec<Vec<u8>>) {
+        const GROUPS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+        for name in GROUPS {
+            self.tx.remove(name);
+        }
+        for (name, c) in GROUPS.iter().zip(caps) {
+            self.tx.set(name, c);
+        }
     }
 
     fn run_actions(&mut self, link: &Link) {
