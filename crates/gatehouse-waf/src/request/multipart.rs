@@ -478,7 +478,10 @@ impl Parser<'_> {
             }
         }
         part.name = d.name;
-        part.filename = d.filename;
+        // Whitespace around a file name is dropped by the systems that
+        // store the file (`shell.php  ` is saved as `shell.php`), so the
+        // rules see it without (the CRS regression tests expect this).
+        part.filename = d.filename.trim_ascii().to_vec();
         Ok(())
     }
 
