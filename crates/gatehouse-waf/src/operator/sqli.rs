@@ -196,7 +196,9 @@ fn tokenize(input: &[u8], limit: usize, out: &mut Vec<Tok>) {
                 out.push(Tok::Comment);
                 i = line_end(input, i, n);
             }
-            b'#' => {
+            // MySQL's `#` comment; `#top` (a URL fragment) stays an
+            // operator so that links do not read as a commented-out query.
+            b'#' if matches!(next, 0 | b' ' | b'\t' | b'\r' | b'\n' | b'#' | b'-') => {
                 out.push(Tok::Comment);
                 i = line_end(input, i, n);
             }

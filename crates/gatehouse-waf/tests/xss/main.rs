@@ -490,3 +490,15 @@ fn chain_output_is_detected() {
     let v: Cow<'_, [u8]> = apply_chain(&CHAIN, b"%3Cscript%3Ealert(1)%3C/script%3E");
     assert!(op.matches(&v, None));
 }
+
+/// The same ordinary values must not read as SQL injection either.
+#[test]
+fn benign_corpus_is_not_sqli() {
+    let sqli = Operator::compile("detectSQLi", "", Path::new(".")).unwrap();
+    let flagged: Vec<&str> = BENIGN
+        .iter()
+        .copied()
+        .filter(|v| sqli.matches(v.as_bytes(), None))
+        .collect();
+    assert!(flagged.is_empty(), "{flagged:?}");
+}
