@@ -77,6 +77,11 @@ impl Collection {
     /// Sets `name`, keeping an expiry set earlier by `expirevar` (as
     /// ModSecurity: an update does not reset the timer).
     pub fn set(&mut self, name: &str, value: Vec<u8>) {
+        // Names are nearly always lowercase already: no copy to look up.
+        if let Some(e) = self.entries.get_mut(name) {
+            e.value = value;
+            return;
+        }
         let key = name.to_ascii_lowercase();
         match self.entries.get_mut(&key) {
             Some(e) => e.value = value,

@@ -243,7 +243,17 @@ impl ChainFilter {
                 }
             }
         }
-        let mut seen = vec![0u64; self.slots.len().div_ceil(64)];
+        // Each literal's bits once, however often it occurs; on the stack
+        // for up to 8192 literals.
+        let words = self.slots.len().div_ceil(64);
+        let mut stack = [0u64; 128];
+        let mut heap = Vec::new();
+        let seen: &mut [u64] = if words <= stack.len() {
+            &mut stack[..words]
+        } else {
+            heap.resize(words, 0);
+            &mut heap
+        };
         for m in self.ac.find_overlapping_iter(value) {
             let p = m.pattern().as_usize();
             let Some(word) = seen.get_mut(p / 64) else {
