@@ -25,7 +25,10 @@ fn root() -> PathBuf {
 
 fn engine(directives: Vec<Directive>, base: &Path) -> Option<Arc<Engine>> {
     let set = compile(directives, base).ok()?;
-    Some(Arc::new(Engine::new(set, Arc::new(MemoryStore::new(3600, 1000)))))
+    Some(Arc::new(Engine::new(
+        set,
+        Arc::new(MemoryStore::new(3600, 1000)),
+    )))
 }
 
 fn engines() -> Vec<(&'static str, Arc<Engine>)> {
@@ -113,8 +116,12 @@ fn benches(c: &mut Criterion) {
         assert!(run(&engine, &attack), "{name}: the attack must be blocked");
         let mut g = c.benchmark_group(name);
         g.bench_function("benign-get", |b| b.iter(|| run(&engine, black_box(&get))));
-        g.bench_function("json-post-4k", |b| b.iter(|| run(&engine, black_box(&post))));
-        g.bench_function("attack-get", |b| b.iter(|| run(&engine, black_box(&attack))));
+        g.bench_function("json-post-4k", |b| {
+            b.iter(|| run(&engine, black_box(&post)))
+        });
+        g.bench_function("attack-get", |b| {
+            b.iter(|| run(&engine, black_box(&attack)))
+        });
         g.finish();
     }
 }
