@@ -382,12 +382,13 @@ pub fn build(
             }
         }
         let literals = long;
-        // A DFA: a few megabytes once, for a scan of a few instructions a
-        // byte on every value (the NFA costs ~100 a byte here).
+        // A contiguous NFA: as fast as a DFA through the gateway (measured:
+        // the DFA's megabytes fall out of cache between requests) and far
+        // smaller.
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(literals.iter().map(|(_, l)| l));
         let Ok(ac) = ac else {
             // Too large to build: those links simply run their regex.
