@@ -1,13 +1,13 @@
 //! One phase: rules in order, chains, actions, flow control.
 
-use super::prefilter::{self, ChainFilter, Scans};
+use super::prefilter::{self, Prefilter, Scans};
 use super::targets::Value;
 use super::{Action, Cached, Engine, Intervention, Match, Scope, Transaction, TransformCache};
 use crate::collection::SetVar;
 use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link};
 use crate::parse::EngineMode;
 use crate::request::BodyProcessor;
-use crate::transform::{apply_chain, byte_classes, chain_leaves, Transform};
+use crate::transform::{apply_chain, byte_classes, Transform};
 use std::borrow::Cow;
 
 /// What a link's values did.
@@ -128,7 +128,7 @@ impl Transaction {
                 .and_then(|s| s.get(i))
                 .copied()
                 .flatten()
-                .and_then(|(c, slot)| engine.filters.get(&c).map(|f| (f, slot)));
+                .and_then(|slot| engine.prefilter.as_ref().map(|f| (f, slot)));
             let group = groups.and_then(|g| g.get(i)).copied().flatten();
             if let (Some(g), Some(c), Some((f, slot)), false) =
                 (group, chain, filter, link.negated || link.multi_match)
@@ -205,7 +205,7 @@ impl Transaction {
         rule: &CompiledRule,
         link: &Link,
         chain: Option<u32>,
-        filter: Option<(&ChainFilter, u32)>,
+        filter: Option<(&Prefilter, u32)>,
         memo: &mut Memo,
     ) -> LinkResult {
         let mut result = LinkResult {
@@ -272,7 +272,7 @@ impl Transaction {
 
     /// The prefilter bits of every value of the link's targets, through
     /// the link's transformations (cached per value as `eval_link` does).
-    fn union(&self, link: &Link, chain: u32, f: &ChainFilter, memo: &mut Memo) -> Vec<u64> {
+    fn union(&self, link: &Link, chain: u32, f: &Prefilter, memo: &mut Memo) -> Vec<u64> {
         let mut values: Vec<Value<'_>> = Vec::with_capacity(16);
         for v in &link.variables {
             self.all_values(v, &mut values);
@@ -304,7 +304,7 @@ impl Transaction {
 
     /// The byte classes and prefilter bits of every value of the link's
     /// targets as they are; `None` if one is not request data.
-    fn raw_union(&self, link: &Link, f: &ChainFilter, memo: &mut Memo) -> Option<(u32, Vec<u64>)> {
+    fn raw_union(&self, link: &Link, f: &Prefilter, memo: &mut Memo) -> Option<(u32, Vec<u64>)> {
         let mut values: Vec<Value<'_>> = Vec::with_capacity(16);
         for v in &link.variables {
             self.all_values(v, &mut values);
@@ -509,7 +509,7 @@ impl Memo {
     }
 
     /// The prefilter bits of the value as it is (index in `bitsets`).
-    fn raw_bits(&mut self, value: &[u8], f: &ChainFilter) -> u32 {
+    fn raw_bits(&mut self, value: &[u8], f: &Prefilter) -> u32 {
         let at = (value.as_ptr() as usize, value.len());
         let mut vm = self.value_memo(value);
         if let Some(i) = vm.bits {
@@ -522,7 +522,7 @@ impl Memo {
     }
 
     /// Byte classes and prefilter bits of a value as it is.
-    fn raw(&mut self, value: &[u8], f: &ChainFilter) -> (u32, &[u64]) {
+    fn raw(&mut self, value: &[u8], f: &Prefilter) -> (u32, &[u64]) {
         let i = self.raw_bits(value, f);
         let classes = self.value_memo(value).classes;
         (
@@ -539,7 +539,7 @@ impl Memo {
         chain: u32,
         (triggers, search): (u32, u32),
         transforms: &[Transform],
-        filter: Option<&ChainFilter>,
+        filter: Option<&Prefilter>,
     ) -> (Option<&[u8]>, Option<&[u64]>) {
         let all = crate::transform::class::ALL;
         let at = (value.as_ptr() as usize, value.len());
@@ -559,13 +559,11 @@ impl Memo {
             .cache
             .entry((at.0, at.1, chain))
             .or_insert_with(|| Cached {
-                transformed: if chain_leaves(transforms, classes) {
-                    None
-                } else {
-                    match apply_chain(transforms, value) {
-                        Cow::Owned(v) => Some(v),
-                        Cow::Borrowed(_) => None,
-                    }
+                // The early return above handled chains that leave the
+                // value as it is; this one may change it.
+                transformed: match apply_chain(transforms, value) {
+                    Cow::Owned(v) => Some(v),
+                    Cow::Borrowed(_) => None,
                 },
                 candidates: raw_bits,
             });

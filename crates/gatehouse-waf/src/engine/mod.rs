@@ -78,8 +78,8 @@ pub struct Engine {
     /// whose literals appear in none of the list's values (computed once
     /// per list and chain) is skipped without looking at each value.
     groups: [Vec<Vec<Option<u32>>>; 5],
-    /// Literal prefilters by chain id, and each `@rx` link's slot in one.
-    filters: HashMap<u32, prefilter::ChainFilter>,
+    /// The literal prefilter of `@rx`/`@pm` links, and each link's slot.
+    prefilter: Option<prefilter::Prefilter>,
     slots: prefilter::LinkSlots,
     /// The tag patterns of `ctl:ruleRemove*ByTag`, compiled once.
     tag_patterns: HashMap<String, Regex>,
@@ -235,14 +235,14 @@ impl Engine {
         let auto_collections = auto_collections(&rules);
         let (chains, chain_triggers) = chain_ids(&rules);
         let groups = target_groups(&rules);
-        let (filters, slots) = prefilter::build(&rules, &chains);
+        let (prefilter, slots) = prefilter::build(&rules, &chains);
         let tag_patterns = tag_patterns(&rules);
         Engine {
             chain_triggers,
             groups,
             tag_patterns,
             chains,
-            filters,
+            prefilter,
             slots,
             rules,
             store,

@@ -202,8 +202,8 @@ fn operator_literals(op: &crate::operator::Operator) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// The prefilters of one transformation chain.
-pub struct ChainFilter {
+/// The literal prefilter of every `@rx`/`@pm` link, whatever its chain.
+pub struct Prefilter {
     /// Literals of two bytes or more.
     ac: AhoCorasick,
     /// AC pattern id to the bits of the rule slots that need it.
@@ -215,7 +215,7 @@ pub struct ChainFilter {
     words: usize,
 }
 
-impl ChainFilter {
+impl Prefilter {
     /// A bit per slot: set when the value contains a literal of that slot.
     pub fn candidates(&self, value: &[u8]) -> Vec<u64> {
         let mut bits = vec![0u64; self.words];
@@ -285,7 +285,7 @@ impl Scans {
         self.map.clear();
     }
 
-    pub fn bits(&mut self, f: &ChainFilter, value: &[u8]) -> Vec<u64> {
+    pub fn bits(&mut self, f: &Prefilter, value: &[u8]) -> Vec<u64> {
         use std::hash::Hasher;
         let mut h = crate::collection::NameHasher::default();
         h.write(value);
@@ -305,38 +305,35 @@ pub fn has(bits: &[u64], slot: u32) -> bool {
         .is_some_and(|w| w & (1 << (slot % 64)) != 0)
 }
 
-/// Per phase, rule, link: `(chain id, slot)` of prefiltered links.
-pub type LinkSlots = [Vec<Vec<Option<(u32, u32)>>>; 5];
+/// Per phase, rule, link: the slot of a prefiltered link.
+pub type LinkSlots = [Vec<Vec<Option<u32>>>; 5];
 
-/// Builds a filter per chain and the slot of each `@rx` link it covers.
-pub fn build(
-    rules: &RuleSet,
-    chains: &[Vec<Vec<u32>>; 5],
-) -> (HashMap<u32, ChainFilter>, LinkSlots) {
-    // chain -> (literal -> id, per literal its slots, next slot)
-    type Acc = (HashMap<Vec<u8>, usize>, Vec<Vec<u32>>, u32);
-    let mut acc: HashMap<u32, Acc> = HashMap::new();
+/// Builds the one automaton over every prefiltered link's literals (the
+/// bits a value gets depend only on its bytes, so equal transformed values,
+/// and most chains leave an ordinary value as it is, share one scan) and
+/// the slot of each link it covers; `None` when no link has literals or
+/// the automaton cannot be built (then every link runs its operator).
+pub fn build(rules: &RuleSet, chains: &[Vec<Vec<u32>>; 5]) -> (Option<Prefilter>, LinkSlots) {
+    // Literal to id, the slots of each literal, and the next slot.
+    let mut ids: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut per_literal: Vec<Vec<u32>> = Vec::new();
+    let mut next: u32 = 0;
     let mut slots: LinkSlots = Default::default();
     for (p, phase) in rules.phases.iter().enumerate() {
         for (r, rule) in phase.iter().enumerate() {
             let mut row = Vec::with_capacity(rule.links.len());
             for (l, link) in rule.links.iter().enumerate() {
-                let chain = chains[p].get(r).and_then(|c| c.get(l)).copied();
+                let chain = chains[p].get(r).and_then(|c| c.get(l));
                 let literals = match (chain, link.multi_match) {
                     (Some(_), false) => operator_literals(&link.operator),
                     _ => None,
                 };
-                let (Some(_), Some(literals)) = (chain, literals) else {
+                let Some(literals) = literals else {
                     row.push(None);
                     continue;
                 };
-                // One automaton for every chain: the bits a value gets
-                // depend only on its bytes, so equal transformed values
-                // (most chains leave an ordinary value as it is) share
-                // one scan.
-                let (ids, per_literal, next) = acc.entry(0).or_default();
-                let slot = *next;
-                *next += 1;
+                let slot = next;
+                next += 1;
                 for lit in literals {
                     let n = ids.len();
                     let id = *ids.entry(lit).or_insert(n);
@@ -347,73 +344,64 @@ pub fn build(
                         v.push(slot);
                     }
                 }
-                row.push(Some((0, slot)));
+                row.push(Some(slot));
             }
             slots[p].push(row);
         }
     }
-    let mut filters = HashMap::new();
-    for (chain, (ids, per_literal, next)) in acc {
-        let words = (next as usize).div_ceil(64);
-        let bits_of = |list: &[u32]| {
-            let mut bits = vec![0u64; words];
-            for &s in list {
-                if let Some(w) = bits.get_mut(s as usize / 64) {
-                    *w |= 1 << (s % 64);
-                }
-            }
-            bits
-        };
-        let mut literals: Vec<(usize, Vec<u8>)> = ids.into_iter().map(|(k, v)| (v, k)).collect();
-        literals.sort();
-        let mut bytes: Vec<Option<Vec<u64>>> = vec![None; 256];
-        let mut long: Vec<(usize, Vec<u8>)> = Vec::new();
-        for (id, lit) in literals {
-            let list = per_literal.get(id).map_or(&[][..], Vec::as_slice);
-            match lit.as_slice() {
-                [b] => {
-                    let entry = bytes[usize::from(b.to_ascii_lowercase())]
-                        .get_or_insert_with(|| vec![0u64; words]);
-                    for (x, y) in entry.iter_mut().zip(bits_of(list)) {
-                        *x |= y;
-                    }
-                }
-                _ => long.push((id, lit)),
+    if next == 0 {
+        return (None, slots);
+    }
+    let words = (next as usize).div_ceil(64);
+    let bits_of = |list: &[u32]| {
+        let mut bits = vec![0u64; words];
+        for &s in list {
+            if let Some(w) = bits.get_mut(s as usize / 64) {
+                *w |= 1 << (s % 64);
             }
         }
-        let literals = long;
-        // A contiguous NFA: as fast as a DFA through the gateway (measured:
-        // the DFA's megabytes fall out of cache between requests) and far
-        // smaller.
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(literals.iter().map(|(_, l)| l));
-        let Ok(ac) = ac else {
-            // Too large to build: those links simply run their regex.
-            for row in slots.iter_mut().flatten().flatten() {
-                if row.is_some_and(|(c, _)| c == chain) {
-                    *row = None;
+        bits
+    };
+    let mut literals: Vec<(usize, Vec<u8>)> = ids.into_iter().map(|(k, v)| (v, k)).collect();
+    literals.sort();
+    let mut bytes: Vec<Option<Vec<u64>>> = vec![None; 256];
+    let mut long: Vec<(usize, Vec<u8>)> = Vec::new();
+    for (id, lit) in literals {
+        let list = per_literal.get(id).map_or(&[][..], Vec::as_slice);
+        match lit.as_slice() {
+            [b] => {
+                let entry = bytes[usize::from(b.to_ascii_lowercase())]
+                    .get_or_insert_with(|| vec![0u64; words]);
+                for (x, y) in entry.iter_mut().zip(bits_of(list)) {
+                    *x |= y;
                 }
             }
-            continue;
-        };
-        let slots = literals
-            .iter()
-            .map(|(id, _)| bits_of(per_literal.get(*id).map_or(&[][..], Vec::as_slice)))
-            .collect();
-        filters.insert(
-            chain,
-            ChainFilter {
-                ac,
-                slots,
-                bytes,
-                words,
-            },
-        );
+            _ => long.push((id, lit)),
+        }
     }
-    (filters, slots)
+    // A contiguous NFA: as fast as a DFA through the gateway (measured:
+    // the DFA's megabytes fall out of cache between requests) and far
+    // smaller.
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
+        .build(long.iter().map(|(_, l)| l));
+    let Ok(ac) = ac else {
+        // Too large to build: every link simply runs its operator.
+        return (None, Default::default());
+    };
+    let literal_slots = long
+        .iter()
+        .map(|(id, _)| bits_of(per_literal.get(*id).map_or(&[][..], Vec::as_slice)))
+        .collect();
+    let filter = Prefilter {
+        ac,
+        slots: literal_slots,
+        bytes,
+        words,
+    };
+    (Some(filter), slots)
 }
 
 #[cfg(test)]

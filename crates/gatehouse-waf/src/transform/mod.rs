@@ -456,30 +456,23 @@ impl Transform {
     }
 }
 
-/// Whether the whole chain surely leaves a value of `classes` unchanged.
-pub fn chain_leaves(chain: &[Transform], classes: u32) -> bool {
-    chain.iter().all(|t| t.leaves(classes))
-}
-
 /// [`chain_triggers`] ignoring case changes: what a chain may change that
 /// a case-insensitive literal search would notice.
 pub fn chain_search_triggers(chain: &[Transform]) -> u32 {
-    chain.iter().fold(0, |m, t| {
-        let tr = t.search_triggers();
-        if tr == class::ALL || m == class::ALL {
-            class::ALL
-        } else {
-            m | tr
-        }
-    })
+    fold_triggers(chain, Transform::search_triggers)
 }
 
 /// The byte classes any transformation of `chain` acts on (`class::ALL`
 /// when one of them changes every value): with [`byte_classes`], one AND
 /// tells whether the chain leaves a value as it is.
 pub fn chain_triggers(chain: &[Transform]) -> u32 {
+    fold_triggers(chain, Transform::triggers)
+}
+
+/// The union of `triggers` over the chain; `class::ALL` absorbs.
+fn fold_triggers(chain: &[Transform], triggers: fn(&Transform) -> u32) -> u32 {
     chain.iter().fold(0, |m, t| {
-        let tr = t.triggers();
+        let tr = triggers(t);
         if tr == class::ALL || m == class::ALL {
             class::ALL
         } else {
