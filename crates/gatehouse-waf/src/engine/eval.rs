@@ -1,8 +1,9 @@
 //! One phase: rules in order, chains, actions, flow control.
 
-use super::prefilter::{self, Prefilter, Scans};
+use super::memo::Memo;
+use super::prefilter::{self, Prefilter};
 use super::targets::Value;
-use super::{Action, Cached, Engine, Intervention, Match, Scope, Transaction, TransformCache};
+use super::{Action, Engine, Intervention, Match, Scope, Transaction};
 use crate::collection::SetVar;
 use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link};
 use crate::parse::EngineMode;
@@ -27,11 +28,18 @@ impl Transaction {
         {
             return None;
         }
+        // Request values stay where they are for the whole transaction
+        // (the body only adds values), so what phase 1 learnt about them
+        // holds in phase 2; the per-target-list unions hold as long as the
+        // body added nothing. The response is new data.
+        if phase >= 3 || self.phase > phase {
+            self.memo.clear();
+        }
+        if phase >= 3 || self.phase > phase || (phase == 2 && self.vars.has_body_values()) {
+            self.unions.clear();
+            self.group_raw.clear();
+        }
         self.phase = phase;
-        // Values may move between phases (the body is parsed before 2).
-        self.memo.clear();
-        self.unions.clear();
-        self.group_raw.clear();
         let engine = self.engine.clone();
         let rules = engine.rules.phase(phase);
         // Taken for the phase so rules can borrow it alongside `self`.
@@ -218,27 +226,40 @@ impl Transaction {
             }
             return result;
         }
-        let mut values: Vec<Value<'_>> = Vec::with_capacity(8);
-        for v in &link.variables {
-            self.values(v, rule, &mut values);
-        }
-        if values.is_empty() {
-            return result;
-        }
-        let argument = link
-            .operator
-            .needs_expansion()
-            .then(|| self.expand(&link.argument).into_owned());
-        for value in &values {
+        // The operator's argument, expanded once the first value comes.
+        let mut argument: Option<Option<Vec<u8>>> = None;
+        let mut each = |value: Value<'_>| {
+            let argument = argument.get_or_insert_with(|| {
+                link.operator
+                    .needs_expansion()
+                    .then(|| self.expand(&link.argument).into_owned())
+            });
             let mut test = |candidate: &[u8]| -> bool {
-                let hit = match &argument {
+                let hit = match argument {
                     Some(arg) => link.operator.matches_expanded(candidate, arg),
                     None => link.operator.matches(candidate, None),
                 };
                 hit != link.negated
             };
             let hit = if link.multi_match {
-                multi_match(&link.transforms, &value.value, &mut test)
+                // Each form is filtered on its own: the value as it is
+                // (its bits are known), then each form a transformation
+                // made of it.
+                let mut first = value.stable;
+                let mut gated = |candidate: &[u8]| -> bool {
+                    let possible = match filter {
+                        None => true,
+                        Some((f, slot)) if first => prefilter::has(memo.raw(candidate, f).1, slot),
+                        Some((f, slot)) => prefilter::has(&f.candidates(candidate), slot),
+                    };
+                    first = false;
+                    if possible {
+                        test(candidate)
+                    } else {
+                        link.negated
+                    }
+                };
+                multi_match(&link.transforms, &value.value, &mut gated)
             } else if let (true, Some(chain)) = (value.stable, chain) {
                 let triggers = self.chain_triggers(chain);
                 let (t, bits) = memo.lookup(
@@ -266,6 +287,9 @@ impl Transaction {
             if let Some(transformed) = hit {
                 result.matched.push((value.name(), transformed));
             }
+        };
+        for v in &link.variables {
+            self.each_value(v, rule, &mut each);
         }
         result
     }
@@ -273,14 +297,10 @@ impl Transaction {
     /// The prefilter bits of every value of the link's targets, through
     /// the link's transformations (cached per value as `eval_link` does).
     fn union(&self, link: &Link, chain: u32, f: &Prefilter, memo: &mut Memo) -> Vec<u64> {
-        let mut values: Vec<Value<'_>> = Vec::with_capacity(16);
-        for v in &link.variables {
-            self.all_values(v, &mut values);
-        }
         let mut bits = f.empty();
-        for value in &values {
+        let triggers = self.chain_triggers(chain);
+        let mut each = |value: Value<'_>| {
             if value.stable {
-                let triggers = self.chain_triggers(chain);
                 let (_, c) = memo.lookup(&value.value, chain, triggers, &link.transforms, Some(f));
                 for (b, c) in bits.iter_mut().zip(c.into_iter().flatten()) {
                     *b |= c;
@@ -288,6 +308,9 @@ impl Transaction {
             } else {
                 f.add_candidates(&apply_chain(&link.transforms, &value.value), &mut bits);
             }
+        };
+        for v in &link.variables {
+            self.all_values(v, &mut each);
         }
         bits
     }
@@ -305,23 +328,26 @@ impl Transaction {
     /// The byte classes and prefilter bits of every value of the link's
     /// targets as they are; `None` if one is not request data.
     fn raw_union(&self, link: &Link, f: &Prefilter, memo: &mut Memo) -> Option<(u32, Vec<u64>)> {
-        let mut values: Vec<Value<'_>> = Vec::with_capacity(16);
-        for v in &link.variables {
-            self.all_values(v, &mut values);
-        }
         let mut classes = 0;
         let mut bits = f.empty();
-        for value in &values {
+        let mut all_stable = true;
+        let mut each = |value: Value<'_>| {
             if !value.stable {
-                return None;
+                all_stable = false;
+            }
+            if !all_stable {
+                return;
             }
             let (c, b) = memo.raw(&value.value, f);
             classes |= c;
             for (x, y) in bits.iter_mut().zip(b) {
                 *x |= y;
             }
+        };
+        for v in &link.variables {
+            self.all_values(v, &mut each);
         }
-        Some((classes, bits))
+        all_stable.then_some((classes, bits))
     }
 
     /// TX:0..9 from a capturing match.
@@ -463,117 +489,4 @@ fn multi_match(
         }
     }
     None
-}
-
-/// What one phase has learnt about its request values: byte classes and
-/// prefilter bits per value, transformed forms per (value, chain) when a
-/// chain changes the value, prefilter bits by content.
-#[derive(Default)]
-pub(super) struct Memo {
-    cache: TransformCache,
-    scans: Scans,
-    values: std::collections::HashMap<
-        (usize, usize),
-        ValueMemo,
-        std::hash::BuildHasherDefault<super::KeyHasher>,
-    >,
-    bitsets: Vec<Vec<u64>>,
-}
-
-#[derive(Clone, Copy)]
-struct ValueMemo {
-    classes: u32,
-    /// Prefilter bits of the value as it is (index in `bitsets`).
-    bits: Option<u32>,
-}
-
-impl Memo {
-    pub(super) fn clear(&mut self) {
-        self.cache.clear();
-        self.scans.clear();
-        self.values.clear();
-        self.bitsets.clear();
-    }
-
-    fn store(&mut self, bits: Vec<u64>) -> u32 {
-        self.bitsets.push(bits);
-        u32::try_from(self.bitsets.len() - 1).unwrap_or(u32::MAX)
-    }
-
-    fn value_memo(&mut self, value: &[u8]) -> ValueMemo {
-        let at = (value.as_ptr() as usize, value.len());
-        *self.values.entry(at).or_insert_with(|| ValueMemo {
-            classes: byte_classes(value),
-            bits: None,
-        })
-    }
-
-    /// The prefilter bits of the value as it is (index in `bitsets`).
-    fn raw_bits(&mut self, value: &[u8], f: &Prefilter) -> u32 {
-        let at = (value.as_ptr() as usize, value.len());
-        let mut vm = self.value_memo(value);
-        if let Some(i) = vm.bits {
-            return i;
-        }
-        let i = self.store(f.candidates(value));
-        vm.bits = Some(i);
-        self.values.insert(at, vm);
-        i
-    }
-
-    /// Byte classes and prefilter bits of a value as it is.
-    fn raw(&mut self, value: &[u8], f: &Prefilter) -> (u32, &[u64]) {
-        let i = self.raw_bits(value, f);
-        let classes = self.value_memo(value).classes;
-        (
-            classes,
-            self.bitsets.get(i as usize).map_or(&[][..], Vec::as_slice),
-        )
-    }
-
-    /// The value through `transforms` (`None`: unchanged) and, with a
-    /// filter, its prefilter bits. `value` must stay put for the phase.
-    fn lookup(
-        &mut self,
-        value: &[u8],
-        chain: u32,
-        (triggers, search): (u32, u32),
-        transforms: &[Transform],
-        filter: Option<&Prefilter>,
-    ) -> (Option<&[u8]>, Option<&[u64]>) {
-        let all = crate::transform::class::ALL;
-        let at = (value.as_ptr() as usize, value.len());
-        let classes = self.value_memo(value).classes;
-        if triggers != all && triggers & classes == 0 {
-            // The chain leaves this value as it is (the common case).
-            let bits = filter.map(|f| self.raw_bits(value, f));
-            let bits = bits.and_then(|i| self.bitsets.get(i as usize));
-            return (None, bits.map(Vec::as_slice));
-        }
-        // The chain changes the value, maybe only its case: the search
-        // ignores case, so the value's own bits still hold then.
-        let raw_bits = (search != all && search & classes == 0)
-            .then(|| filter.map(|f| self.raw_bits(value, f)))
-            .flatten();
-        let entry = self
-            .cache
-            .entry((at.0, at.1, chain))
-            .or_insert_with(|| Cached {
-                // The early return above handled chains that leave the
-                // value as it is; this one may change it.
-                transformed: match apply_chain(transforms, value) {
-                    Cow::Owned(v) => Some(v),
-                    Cow::Borrowed(_) => None,
-                },
-                candidates: raw_bits,
-            });
-        if let (Some(f), None) = (filter, entry.candidates) {
-            let t: &[u8] = entry.transformed.as_deref().unwrap_or(value);
-            let bits = self.scans.bits(f, t);
-            self.bitsets.push(bits);
-            entry.candidates = u32::try_from(self.bitsets.len() - 1).ok();
-        }
-        let bits = entry.candidates.and_then(|i| self.bitsets.get(i as usize));
-        (entry.transformed.as_deref(), bits.map(Vec::as_slice))
-    }
 }

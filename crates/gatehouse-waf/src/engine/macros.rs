@@ -34,10 +34,14 @@ impl Transaction {
                     count: false,
                     exclusions: Vec::new(),
                 };
-                let mut out = Vec::new();
+                let mut first = None;
                 let rule = self.current_rule()?;
-                self.values(&r, rule, &mut out);
-                out.into_iter().next().map(|v| v.value.into_owned())
+                self.each_value(&r, rule, &mut |v| {
+                    if first.is_none() {
+                        first = Some(v.value.into_owned());
+                    }
+                });
+                first
             }
         }
     }

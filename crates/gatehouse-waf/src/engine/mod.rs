@@ -6,6 +6,7 @@
 
 mod eval;
 mod macros;
+mod memo;
 mod prefilter;
 mod targets;
 
@@ -292,7 +293,7 @@ impl Engine {
             unique_id: unique_id.to_string(),
             highest_severity: 255,
             rule: None,
-            memo: eval::Memo::default(),
+            memo: memo::Memo::default(),
             unions: HashMap::default(),
             group_raw: HashMap::default(),
         };
@@ -392,24 +393,12 @@ pub struct Transaction {
     /// The rule being evaluated (phase, index), for `%{rule.*}` macros.
     rule: Option<(u8, usize)>,
     /// Transformed request values of this phase (see `eval`).
-    memo: eval::Memo,
+    memo: memo::Memo,
     /// Per (target group, chain): the prefilter bits of all its values.
     unions: HashMap<(u32, u32), Vec<u64>, BuildHasherDefault<KeyHasher>>,
     /// Per target group: the byte classes and prefilter bits of all its
     /// values as they are, or `None` when some value is not request data.
     group_raw: HashMap<u32, GroupBits, BuildHasherDefault<KeyHasher>>,
-}
-
-/// Per (address, length, chain id) of a request value that stays put for
-/// the phase: the value transformed (`None`: the chain left it
-/// unchanged), and which prefiltered rules it may match.
-pub(crate) type TransformCache =
-    HashMap<(usize, usize, u32), Cached, BuildHasherDefault<KeyHasher>>;
-
-pub(crate) struct Cached {
-    pub transformed: Option<Vec<u8>>,
-    /// Index of the value's prefilter bits in `Memo::bitsets`.
-    pub candidates: Option<u32>,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is

@@ -232,12 +232,15 @@ impl Prefilter {
     /// literals (`(`, `=`) occur many times in a value: each literal's
     /// slots are visited once.
     pub fn add_candidates(&self, value: &[u8], bits: &mut [u64]) {
-        let mut present = [false; 256];
+        let mut seen_bytes = [0u64; 4];
         for &b in value {
-            present[usize::from(b.to_ascii_lowercase())] = true;
-        }
-        for (b, here) in present.iter().enumerate() {
-            if let (true, Some(Some(slots))) = (*here, self.bytes.get(b)) {
+            let b = usize::from(b.to_ascii_lowercase());
+            let (word, bit) = (b / 64, 1u64 << (b % 64));
+            if seen_bytes[word] & bit != 0 {
+                continue;
+            }
+            seen_bytes[word] |= bit;
+            if let Some(Some(slots)) = self.bytes.get(b) {
                 for (x, y) in bits.iter_mut().zip(slots) {
                     *x |= y;
                 }
@@ -324,10 +327,7 @@ pub fn build(rules: &RuleSet, chains: &[Vec<Vec<u32>>; 5]) -> (Option<Prefilter>
             let mut row = Vec::with_capacity(rule.links.len());
             for (l, link) in rule.links.iter().enumerate() {
                 let chain = chains[p].get(r).and_then(|c| c.get(l));
-                let literals = match (chain, link.multi_match) {
-                    (Some(_), false) => operator_literals(&link.operator),
-                    _ => None,
-                };
+                let literals = chain.and_then(|_| operator_literals(&link.operator));
                 let Some(literals) = literals else {
                     row.push(None);
                     continue;

@@ -53,15 +53,14 @@ fn selected(r: &VariableRef, extra: &[&Key], key: &[u8]) -> bool {
 }
 
 impl Transaction {
-    /// Appends the values of `r` for the rule `rule_id` to `out`; a
-    /// counting target (`&ARGS`) yields one value, the count.
-    pub(super) fn values<'s>(
+    /// Hands each value of `r` for the rule `rule` to `out`, without
+    /// collecting them; a counting target (`&ARGS`) yields one value.
+    pub(super) fn each_value<'s>(
         &'s self,
         r: &'s VariableRef,
         rule: &CompiledRule,
-        out: &mut Vec<Value<'s>>,
+        out: &mut dyn FnMut(Value<'s>),
     ) {
-        let start = out.len();
         let extra: Vec<&Key> = self.removed_target_keys(r, rule);
         if extra
             .iter()
@@ -69,43 +68,45 @@ impl Transaction {
         {
             return;
         }
-        self.collect(r, &extra, out);
         if r.count {
-            let n = out.len() - start;
-            out.truncate(start);
-            out.push(Value {
+            let mut n = 0usize;
+            self.collect(r, &extra, &mut |_| n += 1);
+            out(Value {
                 collection: r.var.name(),
                 key: None,
                 value: number(n),
                 stable: false,
             });
+        } else {
+            self.collect(r, &extra, out);
         }
     }
 
     /// Every value of `r` regardless of `ctl` removals: a superset of what
     /// any rule with this target sees (for prefilter unions).
-    pub(super) fn all_values<'s>(&'s self, r: &'s VariableRef, out: &mut Vec<Value<'s>>) {
+    pub(super) fn all_values<'s>(&'s self, r: &'s VariableRef, out: &mut dyn FnMut(Value<'s>)) {
         self.collect(r, &[], out);
     }
 
-    fn collect<'s>(&'s self, r: &'s VariableRef, extra: &[&Key], out: &mut Vec<Value<'s>>) {
+    fn collect<'s>(&'s self, r: &'s VariableRef, extra: &[&Key], out: &mut dyn FnMut(Value<'s>)) {
         let v = &self.vars;
         let name = r.var.name();
-        let pairs = |list: &'s [(Vec<u8>, Vec<u8>)], names: bool, out: &mut Vec<Value<'s>>| {
-            for (k, val) in list {
-                if selected(r, extra, k) {
-                    out.push(Value {
-                        collection: name,
-                        key: Some(Cow::Borrowed(k)),
-                        value: Cow::Borrowed(if names { k } else { val }),
-                        stable: true,
-                    });
+        let pairs =
+            |list: &'s [(Vec<u8>, Vec<u8>)], names: bool, out: &mut dyn FnMut(Value<'s>)| {
+                for (k, val) in list {
+                    if selected(r, extra, k) {
+                        out(Value {
+                            collection: name,
+                            key: Some(Cow::Borrowed(k)),
+                            value: Cow::Borrowed(if names { k } else { val }),
+                            stable: true,
+                        });
+                    }
                 }
-            }
-        };
-        let scalar = |value: Cow<'s, [u8]>, stable: bool, out: &mut Vec<Value<'s>>| {
+            };
+        let scalar = |value: Cow<'s, [u8]>, stable: bool, out: &mut dyn FnMut(Value<'s>)| {
             if r.selector.is_none() {
-                out.push(Value {
+                out(Value {
                     collection: name,
                     key: None,
                     value,
@@ -115,8 +116,8 @@ impl Transaction {
         };
         let body_phase = self.phase >= 2;
         // A value named by its selector (`XML:/*`).
-        let scalar_any = |value: Cow<'s, [u8]>, out: &mut Vec<Value<'s>>| {
-            out.push(Value {
+        let scalar_any = |value: Cow<'s, [u8]>, out: &mut dyn FnMut(Value<'s>)| {
+            out(Value {
                 collection: name,
                 key: r.selector.as_ref().map(|_| Cow::Borrowed(&b"/*"[..])),
                 value,
@@ -154,7 +155,7 @@ impl Transaction {
             Var::FilesSizes => {
                 for (k, size) in &v.files_sizes {
                     if selected(r, extra, k) {
-                        out.push(Value {
+                        out(Value {
                             collection: name,
                             key: Some(Cow::Borrowed(k)),
                             value: number(size),
@@ -262,7 +263,7 @@ impl Transaction {
                 for (n, value) in &self.matched {
                     if selected(r, extra, n.as_bytes()) {
                         let names = r.var == Var::MatchedVarsNames;
-                        out.push(Value {
+                        out(Value {
                             collection: name,
                             key: Some(Cow::Borrowed(n.as_bytes())),
                             value: Cow::Borrowed(if names { n.as_bytes() } else { value }),
@@ -309,7 +310,7 @@ impl Transaction {
                         Some(Key::Name(p)) if p == "/*" => scalar_any(Cow::Borrowed(&x.text), out),
                         Some(Key::Name(p)) if p == "//@*" => {
                             for a in &x.attributes {
-                                out.push(Value {
+                                out(Value {
                                     collection: name,
                                     key: Some(Cow::Borrowed(b"//@*")),
                                     value: Cow::Borrowed(a),
@@ -332,14 +333,14 @@ impl Transaction {
         r: &'s VariableRef,
         extra: &[&Key],
         name: &'s str,
-        out: &mut Vec<Value<'s>>,
+        out: &mut dyn FnMut(Value<'s>),
     ) {
         if let Some(Key::Name(k)) = &r.selector {
             // The common case (`TX:score`): a lookup, not a scan. Selector
             // names are lowercase already.
             if !extra.iter().any(|e| e.matches(k)) {
                 if let Some(value) = c.get_lowercase(k, self.now) {
-                    out.push(Value {
+                    out(Value {
                         collection: name,
                         key: Some(Cow::Borrowed(k.as_bytes())),
                         value: Cow::Borrowed(value),
@@ -353,7 +354,7 @@ impl Transaction {
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (k, value) in entries {
             if selected(r, extra, k.as_bytes()) {
-                out.push(Value {
+                out(Value {
                     collection: name,
                     key: Some(Cow::Borrowed(k.as_bytes())),
                     value: Cow::Borrowed(value),

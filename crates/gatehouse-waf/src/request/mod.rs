@@ -272,6 +272,17 @@ impl RequestVars {
         self.request_body_length = body.len();
     }
 
+    /// Whether the body gave any value a rule can read (arguments, files,
+    /// part headers, XML or the raw body).
+    pub fn has_body_values(&self) -> bool {
+        !(self.args_post.is_empty()
+            && self.args_json.is_empty()
+            && self.files.is_empty()
+            && self.multipart_part_headers.is_empty()
+            && self.request_body.is_empty()
+            && self.xml.is_none())
+    }
+
     /// ARGS: the query's arguments, then the body's, in order.
     pub fn args(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.args_get
