@@ -57,6 +57,14 @@ impl Collection {
         Collection::default()
     }
 
+    /// Room for `n` names: the CRS sets about a hundred TX variables per
+    /// request, which would otherwise regrow the table several times.
+    pub fn with_capacity(n: usize) -> Collection {
+        Collection {
+            entries: HashMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
+
     /// The value of `name` at time `now`, if it exists and has not expired.
     pub fn get(&self, name: &str, now: u64) -> Option<&[u8]> {
         if name.bytes().any(|b| b.is_ascii_uppercase()) {

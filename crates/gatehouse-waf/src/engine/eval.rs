@@ -36,8 +36,8 @@ impl Transaction {
             self.memo.clear();
         }
         if phase >= 3 || self.phase > phase || (phase == 2 && self.vars.has_body_values()) {
-            self.unions.clear();
-            self.group_raw.clear();
+            self.unions.iter_mut().for_each(|u| *u = None);
+            self.group_raw.iter_mut().for_each(|g| *g = None);
         }
         self.phase = phase;
         let engine = self.engine.clone();
@@ -102,13 +102,14 @@ impl Transaction {
             if let Some(n) = rule.skip {
                 i = i.saturating_add(n as usize);
             }
-            if let Some(marker) = &rule.skip_after {
-                let at = engine
-                    .rules
-                    .markers
-                    .get(marker)
-                    .map_or(rules.len(), |m| m[usize::from(phase) - 1]);
-                i = if at >= i { at } else { rules.len() };
+            if rule.skip_after.is_some() {
+                i = engine
+                    .skip_targets
+                    .get(usize::from(phase) - 1)
+                    .and_then(|p| p.get(i - 1))
+                    .copied()
+                    .flatten()
+                    .unwrap_or(rules.len());
             }
         }
         self.rule = None;
@@ -138,35 +139,38 @@ impl Transaction {
                 .flatten()
                 .and_then(|slot| engine.prefilter.as_ref().map(|f| (f, slot)));
             let group = groups.and_then(|g| g.get(i)).copied().flatten();
-            if let (Some(g), Some(c), Some((f, slot)), false) =
+            if let (Some((g, pair)), Some(c), Some((f, slot)), false) =
                 (group, chain, filter, link.negated || link.multi_match)
             {
-                if !self.unions.contains_key(&(g, c)) {
-                    if !self.group_raw.contains_key(&g) {
+                let (g, pair) = (g as usize, pair as usize);
+                if self.unions.get(pair).is_some_and(Option::is_none) {
+                    if self.group_raw.get(g).is_some_and(Option::is_none) {
                         let raw = self.raw_union(link, f, memo);
-                        self.group_raw.insert(g, raw);
+                        if let Some(slot) = self.group_raw.get_mut(g) {
+                            *slot = Some(raw);
+                        }
                     }
                     let search = self.chain_triggers(c).1;
-                    let bits = match self.group_raw.get(&g) {
+                    let bits = match self.group_raw.get(g) {
                         // No value holds bytes the chain would change in a
                         // way the search could see: the values' own bits.
-                        Some(Some((classes, bits)))
+                        Some(Some(Some((classes, bits))))
                             if search != crate::transform::class::ALL && search & classes == 0 =>
                         {
                             bits.clone()
                         }
                         _ => self.union(link, c, f, memo),
                     };
-                    self.unions.insert((g, c), bits);
+                    if let Some(u) = self.unions.get_mut(pair) {
+                        *u = Some(bits);
+                    }
                 }
-                if self
-                    .unions
-                    .get(&(g, c))
-                    .is_some_and(|b| !prefilter::has(b, slot))
-                {
-                    // No value of the target list holds a literal the
-                    // regex needs: it cannot match.
-                    return false;
+                if let Some(Some(b)) = self.unions.get(pair) {
+                    if !prefilter::has(b, slot) {
+                        // No value of the target list holds a literal the
+                        // regex needs: it cannot match.
+                        return false;
+                    }
                 }
             }
             let result = self.eval_link(rule, link, chain, filter, memo);

@@ -18,7 +18,7 @@ use crate::parse::{EngineMode, IdRange};
 use crate::request::{processor_for, BodyProcessor, Limits, RequestInput, RequestVars};
 use regex::Regex;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -75,18 +75,27 @@ pub struct Engine {
     /// case-insensitive search would notice.
     chain_triggers: Vec<(u32, u32)>,
     /// Per phase, rule and link: an id for the link's target list when it
-    /// reads only request data, equal for equal lists. A prefiltered link
-    /// whose literals appear in none of the list's values (computed once
-    /// per list and chain) is skipped without looking at each value.
-    groups: [Vec<Vec<Option<u32>>>; 5],
+    /// reads only request data, equal for equal lists, and one for the
+    /// (list, chain) pair. A prefiltered link whose literals appear in
+    /// none of the list's values (computed once per pair) is skipped
+    /// without looking at each value.
+    groups: PerLink<Option<(u32, u32)>>,
+    group_count: usize,
+    pair_count: usize,
+    /// Per phase and rule: where its `skipAfter` resumes (the rule after
+    /// the marker; the phase's end for a marker in no later place).
+    skip_targets: PerLink0<Option<usize>>,
+    /// How many TX names the rules may set, to size each transaction's TX.
+    tx_names: usize,
     /// The literal prefilter of `@rx`/`@pm` links, and each link's slot.
     prefilter: Option<prefilter::Prefilter>,
     slots: prefilter::LinkSlots,
     /// The tag patterns of `ctl:ruleRemove*ByTag`, compiled once.
-    tag_patterns: HashMap<String, Regex>,
+    /// (Shared: a cloned `Regex` would start a fresh cache pool.)
+    tag_patterns: HashMap<String, Arc<Regex>>,
 }
 
-fn tag_patterns(rules: &RuleSet) -> HashMap<String, Regex> {
+fn tag_patterns(rules: &RuleSet) -> HashMap<String, Arc<Regex>> {
     use crate::compile::Ctl;
     let mut out = HashMap::new();
     for ctl in rules
@@ -98,7 +107,7 @@ fn tag_patterns(rules: &RuleSet) -> HashMap<String, Regex> {
     {
         if let Ctl::RuleRemoveByTag(t) | Ctl::RuleRemoveTargetByTag(t, _) = ctl {
             if let Ok(re) = Regex::new(t) {
-                out.insert(t.clone(), re);
+                out.insert(t.clone(), Arc::new(re));
             }
         }
     }
@@ -137,48 +146,63 @@ fn request_stable(v: &VariableRef) -> bool {
         )
 }
 
-/// Interns target lists made only of request data (see `Engine::groups`).
-fn target_groups(rules: &RuleSet) -> [Vec<Vec<Option<u32>>>; 5] {
+/// Interns target lists made only of request data (see `Engine::groups`),
+/// and each (list, chain) pair a link uses: dense ids, so a transaction
+/// keeps its unions in plain vectors. Also the number of each.
+fn target_groups(
+    rules: &RuleSet,
+    chains: &PerLink<u32>,
+) -> (PerLink<Option<(u32, u32)>>, usize, usize) {
     use crate::compile::Key;
     let key_text = |k: &Key| match k {
         Key::Name(n) => format!("={n}"),
         Key::Regex(r) => format!("/{}", r.as_str()),
     };
     let mut ids: HashMap<String, u32> = HashMap::new();
-    rules.phases.each_ref().map(|phase| {
-        phase
-            .iter()
-            .map(|rule| {
-                rule.links
+    let mut pairs: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut per_link: PerLink<Option<(u32, u32)>> = Default::default();
+    for (p, phase) in rules.phases.iter().enumerate() {
+        for (r, rule) in phase.iter().enumerate() {
+            let mut row = Vec::with_capacity(rule.links.len());
+            for (l, link) in rule.links.iter().enumerate() {
+                let chain = chains[p].get(r).and_then(|c| c.get(l)).copied();
+                let (Some(chain), false) = (
+                    chain,
+                    link.variables.is_empty() || !link.variables.iter().all(request_stable),
+                ) else {
+                    row.push(None);
+                    continue;
+                };
+                let text: Vec<String> = link
+                    .variables
                     .iter()
-                    .map(|l| {
-                        if l.variables.is_empty() || !l.variables.iter().all(request_stable) {
-                            return None;
-                        }
-                        let text: Vec<String> = l
-                            .variables
-                            .iter()
-                            .map(|v| {
-                                let ex: Vec<String> = v.exclusions.iter().map(key_text).collect();
-                                format!(
-                                    "{}{}!{}",
-                                    v.var.name(),
-                                    v.selector.as_ref().map(key_text).unwrap_or_default(),
-                                    ex.join("!")
-                                )
-                            })
-                            .collect();
-                        let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-                        Some(*ids.entry(text.join("|")).or_insert(next))
+                    .map(|v| {
+                        let ex: Vec<String> = v.exclusions.iter().map(key_text).collect();
+                        format!(
+                            "{}{}!{}",
+                            v.var.name(),
+                            v.selector.as_ref().map(key_text).unwrap_or_default(),
+                            ex.join("!")
+                        )
                     })
-                    .collect()
-            })
-            .collect()
-    })
+                    .collect();
+                let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                let group = *ids.entry(text.join("|")).or_insert(next);
+                let next = u32::try_from(pairs.len()).unwrap_or(u32::MAX);
+                let pair = *pairs.entry((group, chain)).or_insert(next);
+                row.push(Some((group, pair)));
+            }
+            per_link[p].push(row);
+        }
+    }
+    (per_link, ids.len(), pairs.len())
 }
 
 /// A value per phase, rule and link.
 type PerLink<T> = [Vec<Vec<T>>; 5];
+
+/// A value per phase and rule.
+type PerLink0<T> = [Vec<T>; 5];
 
 /// Byte classes and prefilter bits of a target group's values.
 type GroupBits = Option<(u32, Vec<u64>)>;
@@ -235,12 +259,39 @@ impl Engine {
         }
         let auto_collections = auto_collections(&rules);
         let (chains, chain_triggers) = chain_ids(&rules);
-        let groups = target_groups(&rules);
+        let (groups, group_count, pair_count) = target_groups(&rules, &chains);
+        let skip_targets = rules.phases.each_ref().map(|phase| {
+            phase
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| {
+                    let marker = rule.skip_after.as_ref()?;
+                    let p = usize::from(rule.phase).saturating_sub(1).min(4);
+                    let at = rules.markers.get(marker).map_or(phase.len(), |m| m[p]);
+                    Some(if at > i { at } else { phase.len() })
+                })
+                .collect()
+        });
+        let tx_names = rules
+            .phases
+            .iter()
+            .flatten()
+            .flat_map(|r| &r.links)
+            .flat_map(|l| &l.setvars)
+            .filter(|s| s.collection == "tx")
+            .map(|s| s.name.to_ascii_lowercase())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            .min(1024);
         let (prefilter, slots) = prefilter::build(&rules, &chains);
         let tag_patterns = tag_patterns(&rules);
         Engine {
             chain_triggers,
             groups,
+            group_count,
+            pair_count,
+            tx_names,
+            skip_targets,
             tag_patterns,
             chains,
             prefilter,
@@ -276,7 +327,7 @@ impl Engine {
             engine: self.clone(),
             vars: RequestVars::new(input, &self.limits),
             phase: 1,
-            tx: Collection::new(),
+            tx: Collection::with_capacity(self.tx_names),
             persistent: HashMap::new(),
             mode: self.rules.engine,
             removed: Vec::new(),
@@ -294,8 +345,8 @@ impl Engine {
             highest_severity: 255,
             rule: None,
             memo: memo::Memo::default(),
-            unions: HashMap::default(),
-            group_raw: HashMap::default(),
+            unions: vec![None; self.pair_count],
+            group_raw: vec![None; self.group_count],
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -344,7 +395,7 @@ fn auto_collections(rules: &RuleSet) -> Vec<&'static str> {
 #[derive(Debug, Clone)]
 pub(crate) enum Scope {
     Ids(Vec<IdRange>),
-    Tag(Regex),
+    Tag(Arc<Regex>),
 }
 
 impl Scope {
@@ -394,11 +445,11 @@ pub struct Transaction {
     rule: Option<(u8, usize)>,
     /// Transformed request values of this phase (see `eval`).
     memo: memo::Memo,
-    /// Per (target group, chain): the prefilter bits of all its values.
-    unions: HashMap<(u32, u32), Vec<u64>, BuildHasherDefault<KeyHasher>>,
+    /// Per (target group, chain) pair: the prefilter bits of all its values.
+    unions: Vec<Option<Vec<u64>>>,
     /// Per target group: the byte classes and prefilter bits of all its
-    /// values as they are, or `None` when some value is not request data.
-    group_raw: HashMap<u32, GroupBits, BuildHasherDefault<KeyHasher>>,
+    /// values as they are (`Some(None)` when some value is not request data).
+    group_raw: Vec<Option<GroupBits>>,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is

@@ -22,7 +22,14 @@ impl Value<'_> {
     /// `COLLECTION:key` or `COLLECTION`.
     pub fn name(&self) -> String {
         match &self.key {
-            Some(k) => format!("{}:{}", self.collection, String::from_utf8_lossy(k)),
+            Some(k) => {
+                let key = String::from_utf8_lossy(k);
+                let mut name = String::with_capacity(self.collection.len() + 1 + key.len());
+                name.push_str(self.collection);
+                name.push(':');
+                name.push_str(&key);
+                name
+            }
             None => self.collection.to_string(),
         }
     }
