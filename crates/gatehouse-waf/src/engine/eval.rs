@@ -30,14 +30,35 @@ impl Transaction {
         }
         // Request values stay where they are for the whole transaction
         // (the body only adds values), so what phase 1 learnt about them
-        // holds in phase 2; the per-target-list unions hold as long as the
-        // body added nothing. The response is new data.
+        // holds in phase 2. The response is new data.
         if phase >= 3 || self.phase > phase {
             self.memo.clear();
         }
-        if phase >= 3 || self.phase > phase || (phase == 2 && self.vars.has_body_values()) {
+        // Target lists change when the body adds values, and those that
+        // read REQUEST_BODY gain it in phase 2.
+        if phase >= 3 || self.vars.has_body_values() {
+            self.memo.clear_groups();
             self.unions.iter_mut().for_each(|u| *u = None);
             self.group_raw.iter_mut().for_each(|g| *g = None);
+        } else if phase == 2 {
+            let engine = self.engine.clone();
+            for (r, _) in engine.ref_body.iter().enumerate().filter(|(_, b)| **b) {
+                self.memo.clear_sub(r);
+            }
+            for (g, _) in engine.group_body.iter().enumerate().filter(|(_, b)| **b) {
+                self.memo.clear_group(g);
+                if let Some(raw) = self.group_raw.get_mut(g) {
+                    *raw = None;
+                }
+            }
+            for (pair, g) in engine.pair_groups.iter().enumerate() {
+                if engine.group_body.get(*g as usize).copied().unwrap_or(true) {
+                    self.memo.clear_pair(pair);
+                    if let Some(u) = self.unions.get_mut(pair) {
+                        *u = None;
+                    }
+                }
+            }
         }
         self.phase = phase;
         let engine = self.engine.clone();
@@ -139,42 +160,58 @@ impl Transaction {
                 .flatten()
                 .and_then(|slot| engine.prefilter.as_ref().map(|f| (f, slot)));
             let group = groups.and_then(|g| g.get(i)).copied().flatten();
-            if let (Some((g, pair)), Some(c), Some((f, slot)), false) =
-                (group, chain, filter, link.negated || link.multi_match)
-            {
-                let (g, pair) = (g as usize, pair as usize);
-                if self.unions.get(pair).is_some_and(Option::is_none) {
-                    if self.group_raw.get(g).is_some_and(Option::is_none) {
-                        let raw = self.raw_union(link, f, memo);
-                        if let Some(slot) = self.group_raw.get_mut(g) {
-                            *slot = Some(raw);
+            let list = match (group, chain) {
+                (Some((g, _)), Some(_)) => self.group_values(g as usize, link, memo),
+                _ => None,
+            };
+            let matched = match (list, group, chain) {
+                (Some(list), Some((g, pair)), Some(c)) => {
+                    let mut pair_bits = None;
+                    if let (Some((f, slot)), false) = (filter, link.negated || link.multi_match) {
+                        let (g, pair) = (g as usize, pair as usize);
+                        if self.unions.get(pair).is_some_and(Option::is_none) {
+                            if self.group_raw.get(g).is_some_and(Option::is_none) {
+                                let raw = Self::raw_union(&list, f, memo);
+                                if let Some(at) = self.group_raw.get_mut(g) {
+                                    *at = Some(raw);
+                                }
+                            }
+                            // No value holds bytes the chain would change in
+                            // a way the search could see: their own bits.
+                            let search = self.chain_triggers(c).1;
+                            let raw = matches!(
+                                self.group_raw.get(g),
+                                Some(Some((classes, _)))
+                                    if search != crate::transform::class::ALL && search & classes == 0
+                            );
+                            let (union, each) = self.union(&list, link, c, raw, f, memo);
+                            if let Some(u) = self.unions.get_mut(pair) {
+                                *u = Some(union);
+                            }
+                            memo.set_pair_bits(pair, each);
                         }
-                    }
-                    let search = self.chain_triggers(c).1;
-                    let bits = match self.group_raw.get(g) {
-                        // No value holds bytes the chain would change in a
-                        // way the search could see: the values' own bits.
-                        Some(Some(Some((classes, bits))))
-                            if search != crate::transform::class::ALL && search & classes == 0 =>
-                        {
-                            bits.clone()
+                        if let Some(Some(b)) = self.unions.get(pair) {
+                            if !prefilter::has(b, slot) {
+                                // No value of the target list holds a literal
+                                // the regex needs: it cannot match.
+                                return false;
+                            }
                         }
-                        _ => self.union(link, c, f, memo),
-                    };
-                    if let Some(u) = self.unions.get_mut(pair) {
-                        *u = Some(bits);
+                        pair_bits = memo.pair_bits(pair);
                     }
+                    let removed = self.removed_keys(rule, link);
+                    self.eval_group(
+                        link,
+                        c,
+                        filter,
+                        (&list, removed.as_deref()),
+                        pair_bits.as_deref(),
+                        memo,
+                    )
                 }
-                if let Some(Some(b)) = self.unions.get(pair) {
-                    if !prefilter::has(b, slot) {
-                        // No value of the target list holds a literal the
-                        // regex needs: it cannot match.
-                        return false;
-                    }
-                }
-            }
-            let result = self.eval_link(rule, link, chain, filter, memo);
-            if result.matched.is_empty() {
+                _ => self.eval_link(rule, link, chain, filter, memo).matched,
+            };
+            if matched.is_empty() {
                 return false;
             }
             // As libmodsecurity v3: a link's actions run for each value it
@@ -182,7 +219,7 @@ impl Transaction {
             // the next link is evaluated (CRS counts multipart part headers
             // and hands values down chains this way).
             let capture = link.capture && !link.negated && !link.operator.needs_expansion();
-            for (name, value) in result.matched {
+            for (name, value) in matched {
                 if capture {
                     let mut caps = Vec::new();
                     if link.operator.matches(&value, Some(&mut caps)) {
@@ -246,15 +283,15 @@ impl Transaction {
                 hit != link.negated
             };
             let hit = if link.multi_match {
-                // Each form is filtered on its own: the value as it is
-                // (its bits are known), then each form a transformation
-                // made of it.
+                // The value as it is skips the operator when it lacks the
+                // literals (its bits are known); the forms transformations
+                // make of it are tested as they come (scanning each for
+                // every literal costs more than the operator).
                 let mut first = value.stable;
                 let mut gated = |candidate: &[u8]| -> bool {
                     let possible = match filter {
-                        None => true,
                         Some((f, slot)) if first => prefilter::has(memo.raw(candidate, f).1, slot),
-                        Some((f, slot)) => prefilter::has(&f.candidates(candidate), slot),
+                        _ => true,
                     };
                     first = false;
                     if possible {
@@ -298,60 +335,14 @@ impl Transaction {
         result
     }
 
-    /// The prefilter bits of every value of the link's targets, through
-    /// the link's transformations (cached per value as `eval_link` does).
-    fn union(&self, link: &Link, chain: u32, f: &Prefilter, memo: &mut Memo) -> Vec<u64> {
-        let mut bits = f.empty();
-        let triggers = self.chain_triggers(chain);
-        let mut each = |value: Value<'_>| {
-            if value.stable {
-                let (_, c) = memo.lookup(&value.value, chain, triggers, &link.transforms, Some(f));
-                for (b, c) in bits.iter_mut().zip(c.into_iter().flatten()) {
-                    *b |= c;
-                }
-            } else {
-                f.add_candidates(&apply_chain(&link.transforms, &value.value), &mut bits);
-            }
-        };
-        for v in &link.variables {
-            self.all_values(v, &mut each);
-        }
-        bits
-    }
-
     /// (what the chain may change, what a case-insensitive search sees).
-    fn chain_triggers(&self, chain: u32) -> (u32, u32) {
+    pub(super) fn chain_triggers(&self, chain: u32) -> (u32, u32) {
         let all = crate::transform::class::ALL;
         self.engine
             .chain_triggers
             .get(chain as usize)
             .copied()
             .unwrap_or((all, all))
-    }
-
-    /// The byte classes and prefilter bits of every value of the link's
-    /// targets as they are; `None` if one is not request data.
-    fn raw_union(&self, link: &Link, f: &Prefilter, memo: &mut Memo) -> Option<(u32, Vec<u64>)> {
-        let mut classes = 0;
-        let mut bits = f.empty();
-        let mut all_stable = true;
-        let mut each = |value: Value<'_>| {
-            if !value.stable {
-                all_stable = false;
-            }
-            if !all_stable {
-                return;
-            }
-            let (c, b) = memo.raw(&value.value, f);
-            classes |= c;
-            for (x, y) in bits.iter_mut().zip(b) {
-                *x |= y;
-            }
-        };
-        for v in &link.variables {
-            self.all_values(v, &mut each);
-        }
-        all_stable.then_some((classes, bits))
     }
 
     /// TX:0..9 from a capturing match.
@@ -467,7 +458,7 @@ fn resolved(rule: &CompiledRule) -> &Disruptive {
 
 /// `multiMatch`: the operator runs on the value before any transformation
 /// and after each one that changed it.
-fn multi_match(
+pub(super) fn multi_match(
     chain: &[Transform],
     value: &[u8],
     test: &mut dyn FnMut(&[u8]) -> bool,

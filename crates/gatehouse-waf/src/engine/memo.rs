@@ -9,6 +9,7 @@ use crate::transform::{apply_chain, byte_classes, class, Transform};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 /// Values are request data that stays where it is for the transaction
 /// (see `Value::stable`), so they are known by address and length.
@@ -20,9 +21,28 @@ pub(super) struct Memo {
     transformed: Vec<Vec<u8>>,
     bitsets: Vec<Vec<u64>>,
     scans: Scans,
+    /// Per target group (see `Engine::groups`): its values, once per phase.
+    groups: Vec<Option<Arc<[GroupValue]>>>,
+    /// Per (group, chain) pair: each value's prefilter bits (index in
+    /// `bitsets`, aligned with the group's values).
+    pair_bits: Vec<Option<Arc<[u32]>>>,
+    /// Per variable id (see `Engine::group_refs`): its values' ids and
+    /// their keys' ids, once per phase however many groups share it.
+    subs: Vec<Option<Arc<[(u32, Option<u32>)]>>>,
+}
+
+/// One value of a target group: its id here, which of the link's
+/// variables it came from, and the id of its key (for its name).
+#[derive(Clone, Copy)]
+pub(super) struct GroupValue {
+    pub id: u32,
+    pub variable: u16,
+    pub key: Option<u32>,
 }
 
 struct ValueState {
+    /// The value's bytes: target lists are kept as ids (see `groups`).
+    bytes: Arc<[u8]>,
     classes: u32,
     /// Prefilter bits of the value as it is (index in `bitsets`).
     bits: Option<u32>,
@@ -44,6 +64,7 @@ fn index(n: usize) -> u32 {
 
 impl Memo {
     pub(super) fn clear(&mut self) {
+        self.clear_groups();
         self.index.clear();
         self.states.clear();
         self.transformed.clear();
@@ -51,12 +72,84 @@ impl Memo {
         self.scans.clear();
     }
 
-    fn id(&mut self, value: &[u8]) -> usize {
+    /// Target groups and their unions: the body adds values to them.
+    pub(super) fn clear_groups(&mut self) {
+        self.subs.iter_mut().for_each(|s| *s = None);
+        self.groups.iter_mut().for_each(|g| *g = None);
+        self.pair_bits.iter_mut().for_each(|p| *p = None);
+    }
+
+    pub(super) fn clear_group(&mut self, g: usize) {
+        if let Some(at) = self.groups.get_mut(g) {
+            *at = None;
+        }
+    }
+
+    pub(super) fn clear_sub(&mut self, r: usize) {
+        if let Some(at) = self.subs.get_mut(r) {
+            *at = None;
+        }
+    }
+
+    pub(super) fn sub(&self, r: usize) -> Option<Arc<[(u32, Option<u32>)]>> {
+        self.subs.get(r).cloned().flatten()
+    }
+
+    pub(super) fn set_sub(&mut self, r: usize, values: Arc<[(u32, Option<u32>)]>) {
+        if self.subs.len() <= r {
+            self.subs.resize(r + 1, None);
+        }
+        self.subs[r] = Some(values);
+    }
+
+    pub(super) fn clear_pair(&mut self, pair: usize) {
+        if let Some(at) = self.pair_bits.get_mut(pair) {
+            *at = None;
+        }
+    }
+
+    pub(super) fn group(&self, g: usize) -> Option<Arc<[GroupValue]>> {
+        self.groups.get(g).cloned().flatten()
+    }
+
+    pub(super) fn set_group(&mut self, g: usize, values: Arc<[GroupValue]>) {
+        if self.groups.len() <= g {
+            self.groups.resize(g + 1, None);
+        }
+        self.groups[g] = Some(values);
+    }
+
+    pub(super) fn pair_bits(&self, pair: usize) -> Option<Arc<[u32]>> {
+        self.pair_bits.get(pair).cloned().flatten()
+    }
+
+    pub(super) fn set_pair_bits(&mut self, pair: usize, bits: Arc<[u32]>) {
+        if self.pair_bits.len() <= pair {
+            self.pair_bits.resize(pair + 1, None);
+        }
+        self.pair_bits[pair] = Some(bits);
+    }
+
+    /// The bytes of a value known by id.
+    pub(super) fn bytes(&self, id: u32) -> &[u8] {
+        self.states.get(id as usize).map_or(&[][..], |s| &s.bytes)
+    }
+
+    /// The bytes of a value known by id, to hold while the memo changes.
+    pub(super) fn shared_bytes(&self, id: u32) -> Arc<[u8]> {
+        self.states
+            .get(id as usize)
+            .map_or_else(|| Arc::from(&[][..]), |s| s.bytes.clone())
+    }
+
+    /// A value's id; it must stay put for the transaction.
+    pub(super) fn id(&mut self, value: &[u8]) -> usize {
         let at = (value.as_ptr() as usize, value.len());
         let next = index(self.states.len());
         let id = *self.index.entry(at).or_insert(next);
         if id == next {
             self.states.push(ValueState {
+                bytes: Arc::from(value),
                 classes: byte_classes(value),
                 bits: None,
                 chains: Vec::new(),
@@ -65,32 +158,32 @@ impl Memo {
         id as usize
     }
 
-    fn bits_of(&mut self, value: &[u8], f: &Prefilter) -> u32 {
-        let bits = self.scans.bits(f, value);
-        self.bitsets.push(bits);
-        index(self.bitsets.len() - 1)
-    }
-
-    /// The prefilter bits of the value as it is (index in `bitsets`).
-    fn raw_bits(&mut self, id: usize, value: &[u8], f: &Prefilter) -> u32 {
-        if let Some(i) = self.states.get(id).and_then(|s| s.bits) {
-            return i;
-        }
-        let i = self.bits_of(value, f);
-        if let Some(s) = self.states.get_mut(id) {
-            s.bits = Some(i);
-        }
-        i
-    }
-
-    fn bitset(&self, i: u32) -> &[u64] {
+    pub(super) fn bitset(&self, i: u32) -> &[u64] {
         self.bitsets.get(i as usize).map_or(&[][..], Vec::as_slice)
     }
 
     /// Byte classes and prefilter bits of a value as it is.
     pub(super) fn raw(&mut self, value: &[u8], f: &Prefilter) -> (u32, &[u64]) {
         let id = self.id(value);
-        let i = self.raw_bits(id, value, f);
+        self.raw_id(id as u32, f)
+    }
+
+    /// [`Memo::raw`] by id.
+    pub(super) fn raw_id(&mut self, id: u32, f: &Prefilter) -> (u32, &[u64]) {
+        let id = id as usize;
+        let i = match self.states.get(id) {
+            Some(ValueState { bits: Some(i), .. }) => *i,
+            Some(s) => {
+                let bits = self.scans.bits(f, &s.bytes);
+                self.bitsets.push(bits);
+                let i = index(self.bitsets.len() - 1);
+                if let Some(s) = self.states.get_mut(id) {
+                    s.bits = Some(i);
+                }
+                i
+            }
+            None => return (class::ALL, &[]),
+        };
         let classes = self.states.get(id).map_or(class::ALL, |s| s.classes);
         (classes, self.bitset(i))
     }
@@ -102,20 +195,42 @@ impl Memo {
         &mut self,
         value: &[u8],
         chain: u32,
-        (triggers, search): (u32, u32),
+        triggers: (u32, u32),
         transforms: &[Transform],
         filter: Option<&Prefilter>,
     ) -> (Option<&[u8]>, Option<&[u64]>) {
+        let id = self.id(value) as u32;
+        let (t, bits) = self.lookup_id(id, chain, triggers, transforms, filter);
+        (t.map(|t| self.transformed(t)), bits.map(|b| self.bitset(b)))
+    }
+
+    /// A transformed form by its index.
+    pub(super) fn transformed(&self, t: u32) -> &[u8] {
+        self.transformed
+            .get(t as usize)
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// [`Memo::lookup`] by id: the index of the transformed form (`None`:
+    /// unchanged) and of the prefilter bits.
+    pub(super) fn lookup_id(
+        &mut self,
+        id: u32,
+        chain: u32,
+        (triggers, search): (u32, u32),
+        transforms: &[Transform],
+        filter: Option<&Prefilter>,
+    ) -> (Option<u32>, Option<u32>) {
         let all = class::ALL;
-        let id = self.id(value);
+        let id = id as usize;
         let Some(state) = self.states.get(id) else {
             return (None, None);
         };
         let classes = state.classes;
         if triggers != all && triggers & classes == 0 {
             // The chain leaves this value as it is (the common case).
-            let bits = filter.map(|f| self.raw_bits(id, value, f));
-            return (None, bits.map(|i| self.bitset(i)));
+            let bits = filter.map(|f| self.raw_bits_id(id, f));
+            return (None, bits);
         }
         let found = state.chains.iter().position(|c| c.chain == chain);
         let at = match found {
@@ -125,11 +240,14 @@ impl Memo {
                 // search ignores case, so the value's own bits hold then.
                 let bits = match filter {
                     Some(f) if search != all && search & classes == 0 => {
-                        Some(self.raw_bits(id, value, f))
+                        Some(self.raw_bits_id(id, f))
                     }
                     _ => None,
                 };
-                let transformed = match apply_chain(transforms, value) {
+                let Some(state) = self.states.get(id) else {
+                    return (None, None);
+                };
+                let transformed = match apply_chain(transforms, &state.bytes) {
                     Cow::Owned(v) => {
                         self.transformed.push(v);
                         Some(index(self.transformed.len() - 1))
@@ -161,17 +279,30 @@ impl Memo {
                     self.bitsets.push(bits);
                     index(self.bitsets.len() - 1)
                 }
-                None => self.raw_bits(id, value, f),
+                None => self.raw_bits_id(id, f),
             };
             cs.bits = Some(i);
             if let Some(c) = self.states.get_mut(id).and_then(|s| s.chains.get_mut(at)) {
                 c.bits = Some(i);
             }
         }
-        let t = cs
-            .transformed
-            .and_then(|t| self.transformed.get(t as usize))
-            .map(Vec::as_slice);
-        (t, cs.bits.map(|i| self.bitset(i)))
+        (cs.transformed, cs.bits)
+    }
+
+    /// The prefilter bits of a value as it is (index in `bitsets`).
+    pub(super) fn raw_bits_id(&mut self, id: usize, f: &Prefilter) -> u32 {
+        if let Some(i) = self.states.get(id).and_then(|s| s.bits) {
+            return i;
+        }
+        let bits = match self.states.get(id) {
+            Some(s) => self.scans.bits(f, &s.bytes),
+            None => f.empty(),
+        };
+        self.bitsets.push(bits);
+        let i = index(self.bitsets.len() - 1);
+        if let Some(s) = self.states.get_mut(id) {
+            s.bits = Some(i);
+        }
+        i
     }
 }

@@ -5,6 +5,7 @@
 //! the request must be stopped.
 
 mod eval;
+mod groups;
 mod macros;
 mod memo;
 mod prefilter;
@@ -80,8 +81,14 @@ pub struct Engine {
     /// none of the list's values (computed once per pair) is skipped
     /// without looking at each value.
     groups: PerLink<Option<(u32, u32)>>,
-    group_count: usize,
-    pair_count: usize,
+    /// Per group: whether it reads `REQUEST_BODY` (see `Groups::body`).
+    group_body: Vec<bool>,
+    /// Per pair: its group.
+    pair_groups: Vec<u32>,
+    /// Per group: its variables' ids (see `Groups::refs`).
+    group_refs: Vec<Vec<u32>>,
+    /// Per variable id: whether it is `REQUEST_BODY`.
+    ref_body: Vec<bool>,
     /// Per phase and rule: where its `skipAfter` resumes (the rule after
     /// the marker; the phase's end for a marker in no later place).
     skip_targets: PerLink0<Option<usize>>,
@@ -146,13 +153,26 @@ fn request_stable(v: &VariableRef) -> bool {
         )
 }
 
+/// Target lists made only of request data, interned (see
+/// `Engine::groups`).
+struct Groups {
+    per_link: PerLink<Option<(u32, u32)>>,
+    /// Per group: whether it reads `REQUEST_BODY`, which exists only from
+    /// phase 2 (even empty).
+    body: Vec<bool>,
+    /// Per (group, chain) pair: its group.
+    pairs: Vec<u32>,
+    /// Per group: an id per variable (equal for equal variables across
+    /// groups), so each variable's values are enumerated once per phase.
+    refs: Vec<Vec<u32>>,
+    /// Per variable id: whether it is `REQUEST_BODY`.
+    ref_body: Vec<bool>,
+}
+
 /// Interns target lists made only of request data (see `Engine::groups`),
 /// and each (list, chain) pair a link uses: dense ids, so a transaction
-/// keeps its unions in plain vectors. Also the number of each.
-fn target_groups(
-    rules: &RuleSet,
-    chains: &PerLink<u32>,
-) -> (PerLink<Option<(u32, u32)>>, usize, usize) {
+/// keeps its unions in plain vectors.
+fn target_groups(rules: &RuleSet, chains: &PerLink<u32>) -> Groups {
     use crate::compile::Key;
     let key_text = |k: &Key| match k {
         Key::Name(n) => format!("={n}"),
@@ -160,6 +180,11 @@ fn target_groups(
     };
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut pairs: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut body = Vec::new();
+    let mut pair_groups = Vec::new();
+    let mut refs: HashMap<String, u32> = HashMap::new();
+    let mut ref_body = Vec::new();
+    let mut group_refs = Vec::new();
     let mut per_link: PerLink<Option<(u32, u32)>> = Default::default();
     for (p, phase) in rules.phases.iter().enumerate() {
         for (r, rule) in phase.iter().enumerate() {
@@ -188,14 +213,39 @@ fn target_groups(
                     .collect();
                 let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
                 let group = *ids.entry(text.join("|")).or_insert(next);
+                if group as usize == body.len() {
+                    body.push(link.variables.iter().any(|v| v.var == Var::RequestBody));
+                    let list = text
+                        .iter()
+                        .zip(&link.variables)
+                        .map(|(t, v)| {
+                            let next = u32::try_from(refs.len()).unwrap_or(u32::MAX);
+                            let id = *refs.entry(t.clone()).or_insert(next);
+                            if id as usize == ref_body.len() {
+                                ref_body.push(v.var == Var::RequestBody);
+                            }
+                            id
+                        })
+                        .collect();
+                    group_refs.push(list);
+                }
                 let next = u32::try_from(pairs.len()).unwrap_or(u32::MAX);
                 let pair = *pairs.entry((group, chain)).or_insert(next);
+                if pair as usize == pair_groups.len() {
+                    pair_groups.push(group);
+                }
                 row.push(Some((group, pair)));
             }
             per_link[p].push(row);
         }
     }
-    (per_link, ids.len(), pairs.len())
+    Groups {
+        per_link,
+        body,
+        pairs: pair_groups,
+        refs: group_refs,
+        ref_body,
+    }
 }
 
 /// A value per phase, rule and link.
@@ -205,7 +255,7 @@ type PerLink<T> = [Vec<Vec<T>>; 5];
 type PerLink0<T> = [Vec<T>; 5];
 
 /// Byte classes and prefilter bits of a target group's values.
-type GroupBits = Option<(u32, Vec<u64>)>;
+type GroupBits = (u32, Vec<u64>);
 
 /// Interns every link's transformation chain; also the byte classes each
 /// chain id acts on (see `transform::chain_triggers`).
@@ -259,7 +309,13 @@ impl Engine {
         }
         let auto_collections = auto_collections(&rules);
         let (chains, chain_triggers) = chain_ids(&rules);
-        let (groups, group_count, pair_count) = target_groups(&rules, &chains);
+        let Groups {
+            per_link: groups,
+            body: group_body,
+            pairs: pair_groups,
+            refs: group_refs,
+            ref_body,
+        } = target_groups(&rules, &chains);
         let skip_targets = rules.phases.each_ref().map(|phase| {
             phase
                 .iter()
@@ -288,8 +344,10 @@ impl Engine {
         Engine {
             chain_triggers,
             groups,
-            group_count,
-            pair_count,
+            group_body,
+            pair_groups,
+            group_refs,
+            ref_body,
             tx_names,
             skip_targets,
             tag_patterns,
@@ -345,8 +403,8 @@ impl Engine {
             highest_severity: 255,
             rule: None,
             memo: memo::Memo::default(),
-            unions: vec![None; self.pair_count],
-            group_raw: vec![None; self.group_count],
+            unions: vec![None; self.pair_groups.len()],
+            group_raw: vec![None; self.group_body.len()],
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -448,7 +506,7 @@ pub struct Transaction {
     /// Per (target group, chain) pair: the prefilter bits of all its values.
     unions: Vec<Option<Vec<u64>>>,
     /// Per target group: the byte classes and prefilter bits of all its
-    /// values as they are (`Some(None)` when some value is not request data).
+    /// values as they are.
     group_raw: Vec<Option<GroupBits>>,
 }
 

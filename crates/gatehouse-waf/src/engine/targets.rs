@@ -373,7 +373,11 @@ impl Transaction {
 
     /// Keys `ctl:ruleRemoveTargetById/ByTag` removed for this rule and
     /// collection; an empty name stands for the whole collection.
-    fn removed_target_keys<'s>(&'s self, r: &VariableRef, rule: &CompiledRule) -> Vec<&'s Key> {
+    pub(super) fn removed_target_keys<'s>(
+        &'s self,
+        r: &VariableRef,
+        rule: &CompiledRule,
+    ) -> Vec<&'s Key> {
         if self.removed_targets.is_empty() {
             return Vec::new();
         }

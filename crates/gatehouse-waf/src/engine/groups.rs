@@ -1,0 +1,235 @@
+//! Target lists made only of request data, evaluated as lists of value
+//! ids: enumerated once per phase, their values' transformed forms and
+//! prefilter bits known by id, and per (list, chain) each value's bits,
+//! so a rule looks only at the values that hold one of its literals.
+
+use super::memo::{GroupValue, Memo};
+use super::prefilter::{self, Prefilter};
+use super::Transaction;
+use crate::compile::{CompiledRule, Key, Link, VariableRef};
+use std::sync::Arc;
+
+/// What a link's values did: name and transformed value of each match.
+pub(super) type Matched = Vec<(String, Vec<u8>)>;
+
+impl Transaction {
+    /// The values of target group `g` (whose variables are `link`'s);
+    /// `None` when one is not request data that stays put.
+    pub(super) fn group_values(
+        &self,
+        g: usize,
+        link: &Link,
+        memo: &mut Memo,
+    ) -> Option<Arc<[GroupValue]>> {
+        if let Some(list) = memo.group(g) {
+            return Some(list);
+        }
+        let engine = self.engine.clone();
+        let refs = engine.group_refs.get(g)?;
+        let mut out = Vec::new();
+        for (i, (v, r)) in link.variables.iter().zip(refs).enumerate() {
+            let variable = u16::try_from(i).unwrap_or(u16::MAX);
+            let r = *r as usize;
+            let sub = match memo.sub(r) {
+                Some(sub) => sub,
+                None => {
+                    let sub: Arc<[(u32, Option<u32>)]> = self.sub_values(v, memo)?.into();
+                    memo.set_sub(r, sub.clone());
+                    sub
+                }
+            };
+            out.extend(
+                sub.iter()
+                    .map(|&(id, key)| GroupValue { id, variable, key }),
+            );
+        }
+        let list: Arc<[GroupValue]> = out.into();
+        memo.set_group(g, list.clone());
+        Some(list)
+    }
+
+    /// The ids of one variable's values and keys; `None` when one is not
+    /// request data that stays put.
+    fn sub_values(&self, v: &VariableRef, memo: &mut Memo) -> Option<Vec<(u32, Option<u32>)>> {
+        let mut out = Vec::new();
+        let mut stable = true;
+        self.all_values(v, &mut |value| {
+            let key_stable = !matches!(value.key, Some(std::borrow::Cow::Owned(_)));
+            if !value.stable || !key_stable {
+                stable = false;
+                return;
+            }
+            let id = memo.id(&value.value) as u32;
+            let key = value.key.as_ref().map(|k| memo.id(k) as u32);
+            out.push((id, key));
+        });
+        stable.then_some(out)
+    }
+
+    /// Per variable of the link, the keys `ctl` removed for this rule
+    /// (`None`: nothing removed, the usual case).
+    pub(super) fn removed_keys(&self, rule: &CompiledRule, link: &Link) -> Option<Vec<Vec<&Key>>> {
+        if self.removed_targets.is_empty() {
+            return None;
+        }
+        let keys: Vec<Vec<&Key>> = link
+            .variables
+            .iter()
+            .map(|v| self.removed_target_keys(v, rule))
+            .collect();
+        keys.iter().any(|k| !k.is_empty()).then_some(keys)
+    }
+
+    /// The byte classes and prefilter bits of every value of a list as it
+    /// is.
+    pub(super) fn raw_union(
+        list: &[GroupValue],
+        f: &Prefilter,
+        memo: &mut Memo,
+    ) -> (u32, Vec<u64>) {
+        let mut classes = 0;
+        let mut bits = f.empty();
+        for v in list {
+            let (c, b) = memo.raw_id(v.id, f);
+            classes |= c;
+            for (x, y) in bits.iter_mut().zip(b) {
+                *x |= y;
+            }
+        }
+        (classes, bits)
+    }
+
+    /// The union of the list's prefilter bits through the chain, and each
+    /// value's bits (index in the memo); `raw`: the chain cannot change
+    /// what the search sees, the values' own bits hold.
+    pub(super) fn union(
+        &self,
+        list: &[GroupValue],
+        link: &Link,
+        chain: u32,
+        raw: bool,
+        f: &Prefilter,
+        memo: &mut Memo,
+    ) -> (Vec<u64>, Arc<[u32]>) {
+        let triggers = self.chain_triggers(chain);
+        let mut union = f.empty();
+        let mut each = Vec::with_capacity(list.len());
+        for v in list {
+            let b = if raw {
+                memo.raw_bits_id(v.id as usize, f)
+            } else {
+                let (_, b) = memo.lookup_id(v.id, chain, triggers, &link.transforms, Some(f));
+                b.unwrap_or_else(|| memo.raw_bits_id(v.id as usize, f))
+            };
+            for (x, y) in union.iter_mut().zip(memo.bitset(b)) {
+                *x |= y;
+            }
+            each.push(b);
+        }
+        (union, each.into())
+    }
+
+    /// Evaluates a link over a list: values without the link's literals
+    /// (by the pair's bits, else by their own) are passed over unless the
+    /// operator is negated.
+    pub(super) fn eval_group(
+        &self,
+        link: &Link,
+        chain: u32,
+        filter: Option<(&Prefilter, u32)>,
+        (list, removed): (&[GroupValue], Option<&[Vec<&Key>]>),
+        pair_bits: Option<&[u32]>,
+        memo: &mut Memo,
+    ) -> Matched {
+        let mut matched = Vec::new();
+        let mut argument: Option<Option<Vec<u8>>> = None;
+        let triggers = self.chain_triggers(chain);
+        for (k, v) in list.iter().enumerate() {
+            if let Some(keys) = removed.and_then(|r| r.get(usize::from(v.variable))) {
+                // `ctl:ruleRemoveTarget*`: the whole collection (empty
+                // name) or the values whose key the removal names.
+                let gone = keys.iter().any(|key| match (key, v.key) {
+                    (Key::Name(n), _) if n.is_empty() => true,
+                    (key, Some(k)) => key.matches_bytes(memo.bytes(k)),
+                    (_, None) => false,
+                });
+                if gone {
+                    continue;
+                }
+            }
+            if let (Some((_, slot)), Some(bits), false) = (filter, pair_bits, link.negated) {
+                if bits
+                    .get(k)
+                    .is_some_and(|b| !prefilter::has(memo.bitset(*b), slot))
+                {
+                    continue;
+                }
+            }
+            let argument = argument.get_or_insert_with(|| {
+                link.operator
+                    .needs_expansion()
+                    .then(|| self.expand(&link.argument).into_owned())
+            });
+            let argument = argument.as_deref();
+            let test = |candidate: &[u8]| -> bool {
+                let hit = match argument {
+                    Some(arg) => link.operator.matches_expanded(candidate, arg),
+                    None => link.operator.matches(candidate, None),
+                };
+                hit != link.negated
+            };
+            let hit = if link.multi_match {
+                let possible =
+                    filter.is_none_or(|(f, slot)| prefilter::has(memo.raw_id(v.id, f).1, slot));
+                let bytes = memo.shared_bytes(v.id);
+                let mut first = true;
+                let mut gated = |candidate: &[u8]| -> bool {
+                    let skip = first && !possible;
+                    first = false;
+                    if skip {
+                        link.negated
+                    } else {
+                        test(candidate)
+                    }
+                };
+                super::eval::multi_match(&link.transforms, &bytes, &mut gated)
+            } else {
+                let (t, b) =
+                    memo.lookup_id(v.id, chain, triggers, &link.transforms, filter.map(|f| f.0));
+                let possible = match (filter, b) {
+                    (Some((_, slot)), Some(b)) => prefilter::has(memo.bitset(b), slot),
+                    _ => true,
+                };
+                let t = match t {
+                    Some(t) => memo.transformed(t),
+                    None => memo.bytes(v.id),
+                };
+                let hit = if possible { test(t) } else { link.negated };
+                hit.then(|| t.to_vec())
+            };
+            if let Some(value) = hit {
+                matched.push((name(link, v, memo), value));
+            }
+        }
+        matched
+    }
+}
+
+/// `COLLECTION:key` or `COLLECTION`, as `Value::name`.
+fn name(link: &Link, v: &GroupValue, memo: &Memo) -> String {
+    let collection = link
+        .variables
+        .get(usize::from(v.variable))
+        .map_or("", |r| r.var.name());
+    match v.key {
+        Some(k) => {
+            let key = String::from_utf8_lossy(memo.bytes(k));
+            let mut name = String::with_capacity(collection.len() + 1 + key.len());
+            name.push_str(collection);
+            name.push(':');
+            name.push_str(&key);
+            name
+        }
+        None => collection.to_string(),
+    }
+}
