@@ -3,7 +3,7 @@
 //! prefilter bits known by id, and per (list, chain) each value's bits,
 //! so a rule looks only at the values that hold one of its literals.
 
-use super::memo::{GroupValue, Memo};
+use super::memo::{GroupValue, Memo, SubValues};
 use super::prefilter::{self, Prefilter};
 use super::Transaction;
 use crate::compile::{CompiledRule, Key, Link, VariableRef};
@@ -33,7 +33,7 @@ impl Transaction {
             let sub = match memo.sub(r) {
                 Some(sub) => sub,
                 None => {
-                    let sub: Arc<[(u32, Option<u32>)]> = self.sub_values(v, memo)?.into();
+                    let sub: SubValues = self.sub_values(v, memo)?.into();
                     memo.set_sub(r, sub.clone());
                     sub
                 }

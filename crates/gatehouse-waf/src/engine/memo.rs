@@ -28,8 +28,11 @@ pub(super) struct Memo {
     pair_bits: Vec<Option<Arc<[u32]>>>,
     /// Per variable id (see `Engine::group_refs`): its values' ids and
     /// their keys' ids, once per phase however many groups share it.
-    subs: Vec<Option<Arc<[(u32, Option<u32>)]>>>,
+    subs: Vec<Option<SubValues>>,
 }
+
+/// One variable's values: (value id, key id).
+pub(super) type SubValues = Arc<[(u32, Option<u32>)]>;
 
 /// One value of a target group: its id here, which of the link's
 /// variables it came from, and the id of its key (for its name).
@@ -91,11 +94,11 @@ impl Memo {
         }
     }
 
-    pub(super) fn sub(&self, r: usize) -> Option<Arc<[(u32, Option<u32>)]>> {
+    pub(super) fn sub(&self, r: usize) -> Option<SubValues> {
         self.subs.get(r).cloned().flatten()
     }
 
-    pub(super) fn set_sub(&mut self, r: usize, values: Arc<[(u32, Option<u32>)]>) {
+    pub(super) fn set_sub(&mut self, r: usize, values: SubValues) {
         if self.subs.len() <= r {
             self.subs.resize(r + 1, None);
         }

@@ -1,0 +1,225 @@
+//! Tables fixed when the rules load: interned transformation chains and
+//! target lists, `ctl` tag patterns, the collections opened for every
+//! request.
+
+use crate::compile::{RuleSet, Var, VariableRef};
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub(super) fn tag_patterns(rules: &RuleSet) -> HashMap<String, Arc<Regex>> {
+    use crate::compile::Ctl;
+    let mut out = HashMap::new();
+    for ctl in rules
+        .phases
+        .iter()
+        .flatten()
+        .flat_map(|r| &r.links)
+        .flat_map(|l| &l.ctls)
+    {
+        if let Ctl::RuleRemoveByTag(t) | Ctl::RuleRemoveTargetByTag(t, _) = ctl {
+            if let Ok(re) = Regex::new(t) {
+                out.insert(t.clone(), Arc::new(re));
+            }
+        }
+    }
+    out
+}
+
+/// Variables whose values stay put for a phase: request data.
+fn request_stable(v: &VariableRef) -> bool {
+    use Var::*;
+    !v.count
+        && matches!(
+            v.var,
+            Args | ArgsGet
+                | ArgsPost
+                | ArgsNames
+                | ArgsGetNames
+                | ArgsPostNames
+                | RequestUri
+                | RequestUriRaw
+                | RequestFilename
+                | RequestBasename
+                | RequestLine
+                | RequestMethod
+                | RequestProtocol
+                | QueryString
+                | RequestHeaders
+                | RequestHeadersNames
+                | RequestCookies
+                | RequestCookiesNames
+                | RequestBody
+                | Files
+                | FilesNames
+                | MultipartPartHeaders
+                | RemoteAddr
+                | Xml
+        )
+}
+
+/// Target lists made only of request data, interned (see
+/// `Engine::groups`).
+pub(super) struct Groups {
+    pub per_link: PerLink<Option<(u32, u32)>>,
+    /// Per group: whether it reads `REQUEST_BODY`, which exists only from
+    /// phase 2 (even empty).
+    pub body: Vec<bool>,
+    /// Per (group, chain) pair: its group.
+    pub pairs: Vec<u32>,
+    /// Per group: an id per variable (equal for equal variables across
+    /// groups), so each variable's values are enumerated once per phase.
+    pub refs: Vec<Vec<u32>>,
+    /// Per variable id: whether it is `REQUEST_BODY`.
+    pub ref_body: Vec<bool>,
+}
+
+/// Interns target lists made only of request data (see `Engine::groups`),
+/// and each (list, chain) pair a link uses: dense ids, so a transaction
+/// keeps its unions in plain vectors.
+pub(super) fn target_groups(rules: &RuleSet, chains: &PerLink<u32>) -> Groups {
+    use crate::compile::Key;
+    let key_text = |k: &Key| match k {
+        Key::Name(n) => format!("={n}"),
+        Key::Regex(r) => format!("/{}", r.as_str()),
+    };
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut pairs: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut body = Vec::new();
+    let mut pair_groups = Vec::new();
+    let mut refs: HashMap<String, u32> = HashMap::new();
+    let mut ref_body = Vec::new();
+    let mut group_refs = Vec::new();
+    let mut per_link: PerLink<Option<(u32, u32)>> = Default::default();
+    for (p, phase) in rules.phases.iter().enumerate() {
+        for (r, rule) in phase.iter().enumerate() {
+            let mut row = Vec::with_capacity(rule.links.len());
+            for (l, link) in rule.links.iter().enumerate() {
+                let chain = chains[p].get(r).and_then(|c| c.get(l)).copied();
+                let (Some(chain), false) = (
+                    chain,
+                    link.variables.is_empty() || !link.variables.iter().all(request_stable),
+                ) else {
+                    row.push(None);
+                    continue;
+                };
+                let text: Vec<String> = link
+                    .variables
+                    .iter()
+                    .map(|v| {
+                        let ex: Vec<String> = v.exclusions.iter().map(key_text).collect();
+                        format!(
+                            "{}{}!{}",
+                            v.var.name(),
+                            v.selector.as_ref().map(key_text).unwrap_or_default(),
+                            ex.join("!")
+                        )
+                    })
+                    .collect();
+                let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                let group = *ids.entry(text.join("|")).or_insert(next);
+                if group as usize == body.len() {
+                    body.push(link.variables.iter().any(|v| v.var == Var::RequestBody));
+                    let list = text
+                        .iter()
+                        .zip(&link.variables)
+                        .map(|(t, v)| {
+                            let next = u32::try_from(refs.len()).unwrap_or(u32::MAX);
+                            let id = *refs.entry(t.clone()).or_insert(next);
+                            if id as usize == ref_body.len() {
+                                ref_body.push(v.var == Var::RequestBody);
+                            }
+                            id
+                        })
+                        .collect();
+                    group_refs.push(list);
+                }
+                let next = u32::try_from(pairs.len()).unwrap_or(u32::MAX);
+                let pair = *pairs.entry((group, chain)).or_insert(next);
+                if pair as usize == pair_groups.len() {
+                    pair_groups.push(group);
+                }
+                row.push(Some((group, pair)));
+            }
+            per_link[p].push(row);
+        }
+    }
+    Groups {
+        per_link,
+        body,
+        pairs: pair_groups,
+        refs: group_refs,
+        ref_body,
+    }
+}
+
+/// A value per phase, rule and link.
+pub(super) type PerLink<T> = [Vec<Vec<T>>; 5];
+
+/// A value per phase and rule.
+pub(super) type PerLink0<T> = [Vec<T>; 5];
+
+/// Byte classes and prefilter bits of a target group's values.
+pub(super) type GroupBits = (u32, Vec<u64>);
+
+/// Interns every link's transformation chain; also the byte classes each
+/// chain id acts on (see `transform::chain_triggers`).
+pub(super) fn chain_ids(rules: &RuleSet) -> (PerLink<u32>, Vec<(u32, u32)>) {
+    let mut ids: HashMap<Vec<crate::transform::Transform>, u32> = HashMap::new();
+    let per_link = rules.phases.each_ref().map(|phase| {
+        phase
+            .iter()
+            .map(|rule| {
+                rule.links
+                    .iter()
+                    .map(|l| {
+                        let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                        *ids.entry(l.transforms.clone()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    let mut triggers =
+        vec![(crate::transform::class::ALL, crate::transform::class::ALL); ids.len()];
+    for (chain, id) in &ids {
+        if let Some(t) = triggers.get_mut(*id as usize) {
+            *t = (
+                crate::transform::chain_triggers(chain),
+                crate::transform::chain_search_triggers(chain),
+            );
+        }
+    }
+    (per_link, triggers)
+}
+
+/// Collections referenced as variables or by `setvar` with no `initcol`
+/// anywhere: ModSecurity needs `initcol`, but rules such as
+/// `SecRule IP:LOGIN_ATTEMPT "@gt 5"` are commonly pasted without it.
+pub(super) fn auto_collections(rules: &RuleSet) -> Vec<&'static str> {
+    let mut used = Vec::new();
+    let mut initcol = Vec::new();
+    for link in rules.phases.iter().flatten().flat_map(|r| &r.links) {
+        for v in &link.variables {
+            match v.var {
+                Var::Ip => used.push("ip"),
+                Var::Global => used.push("global"),
+                _ => {}
+            }
+        }
+        for s in &link.setvars {
+            match s.collection.as_str() {
+                "ip" => used.push("ip"),
+                "global" => used.push("global"),
+                _ => {}
+            }
+        }
+        for (name, _) in &link.initcols {
+            initcol.push(name.to_ascii_lowercase());
+        }
+    }
+    used.sort_unstable();
+    used.dedup();
+    used.retain(|c| !initcol.iter().any(|i| i == c));
+    used
+}
