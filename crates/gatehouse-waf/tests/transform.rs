@@ -497,6 +497,13 @@ fn normalize_path() {
         &[b"", b"abc", b"/a/b", b"/a/b/", b"a.b/c.d", b"../x"],
     );
     check_borrowed("normalizePathWin", &[b"", b"/a/b.c"]);
+    // One segment with dots inside is left as it is; one that ends in a
+    // dot is walked as libmodsecurity walks it.
+    check_borrowed(
+        "normalizePath",
+        &[b"19.99", b"maria.jensen@example.com", b"..", b"a.."],
+    );
+    check("normalizePath", &[(b".", b""), (b"ab..", b"")]);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use super::prefilter::{Prefilter, Scans};
 use super::KeyHasher;
-use crate::transform::{apply_chain, byte_classes, class, Transform};
+use crate::transform::{byte_classes, class, Transform};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -51,6 +51,11 @@ struct ValueState {
     bits: Option<u32>,
     /// Chains that may change the value: what they made of it.
     chains: Vec<ChainState>,
+    /// What each sequence of transformations that acted on the value made
+    /// of it (index in `transformed`, `None`: unchanged) and that form's
+    /// byte classes: chains that differ only in transformations with
+    /// nothing to do on this value share the work.
+    steps: Vec<(Vec<Transform>, Option<u32>, u32)>,
 }
 
 #[derive(Clone, Copy)]
@@ -156,6 +161,7 @@ impl Memo {
                 classes: byte_classes(value),
                 bits: None,
                 chains: Vec::new(),
+                steps: Vec::new(),
             });
         }
         id as usize
@@ -247,16 +253,7 @@ impl Memo {
                     }
                     _ => None,
                 };
-                let Some(state) = self.states.get(id) else {
-                    return (None, None);
-                };
-                let transformed = match apply_chain(transforms, &state.bytes) {
-                    Cow::Owned(v) => {
-                        self.transformed.push(v);
-                        Some(index(self.transformed.len() - 1))
-                    }
-                    Cow::Borrowed(_) => None,
-                };
+                let transformed = self.apply(id, transforms);
                 let Some(state) = self.states.get_mut(id) else {
                     return (None, None);
                 };
@@ -290,6 +287,51 @@ impl Memo {
             }
         }
         (cs.transformed, cs.bits)
+    }
+
+    /// The value through `transforms`, step by step: a transformation
+    /// with nothing to act on is passed over, and each sequence of those
+    /// that acted is applied once per value.
+    fn apply(&mut self, id: usize, transforms: &[Transform]) -> Option<u32> {
+        let Some(state) = self.states.get(id) else {
+            return None;
+        };
+        let mut classes = state.classes;
+        let mut current: Option<u32> = None;
+        let mut key: Vec<Transform> = Vec::new();
+        for t in transforms {
+            if t.leaves(classes) {
+                continue;
+            }
+            key.push(*t);
+            let Some(state) = self.states.get(id) else {
+                return None;
+            };
+            if let Some((_, at, c)) = state.steps.iter().find(|(k, _, _)| *k == key) {
+                (current, classes) = (*at, *c);
+                continue;
+            }
+            let input: &[u8] = match current {
+                Some(i) => self
+                    .transformed
+                    .get(i as usize)
+                    .map_or(&[][..], Vec::as_slice),
+                None => &state.bytes,
+            };
+            let next = match t.apply(input) {
+                Cow::Borrowed(s) if s.len() == input.len() => None,
+                out => Some(out.into_owned()),
+            };
+            if let Some(v) = next {
+                classes = byte_classes(&v);
+                self.transformed.push(v);
+                current = Some(index(self.transformed.len() - 1));
+            }
+            if let Some(state) = self.states.get_mut(id) {
+                state.steps.push((key.clone(), current, classes));
+            }
+        }
+        current
     }
 
     /// The prefilter bits of a value as it is (index in `bitsets`).

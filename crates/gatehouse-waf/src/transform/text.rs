@@ -245,10 +245,11 @@ pub(super) fn parity(input: &[u8], kind: Parity) -> Cow<'_, [u8]> {
 /// trailing `/` only when the input had one. The Windows flavour treats
 /// `\` as `/` (but see the lazy-conversion quirk below).
 pub(super) fn normalize_path(input: &[u8], win: bool) -> Cow<'_, [u8]> {
-    if !input
-        .iter()
-        .any(|&b| b == b'/' || b == b'.' || (win && b == b'\\'))
-    {
+    let slash = |b: u8| b == b'/' || (win && b == b'\\');
+    // Without a separator the value is one segment, which changes only
+    // when it ends in `.` (`.`, `x..`): dotted values (`19.99`, mail
+    // addresses) pass untouched without the walk below.
+    if !input.iter().any(|&b| slash(b)) && input.last() != Some(&b'.') {
         return Cow::Borrowed(input);
     }
     let at = |i: usize| match input[i] {
