@@ -152,6 +152,12 @@ impl Transaction {
         let chains = engine.chains.get(phase).and_then(|p| p.get(at.1));
         let slots = engine.slots.get(phase).and_then(|p| p.get(at.1));
         let groups = engine.groups.get(phase).and_then(|p| p.get(at.1));
+        let keeps = engine
+            .keeps
+            .get(phase)
+            .and_then(|p| p.get(at.1))
+            .copied()
+            .unwrap_or(true);
         for (i, link) in rule.links.iter().enumerate() {
             let chain = chains.and_then(|c| c.get(i)).copied();
             let filter = slots
@@ -160,6 +166,7 @@ impl Transaction {
                 .flatten()
                 .and_then(|slot| engine.prefilter.as_ref().map(|f| (f, slot)));
             let group = groups.and_then(|g| g.get(i)).copied().flatten();
+            let keep = keeps || link.capture;
             let list = match (group, chain) {
                 (Some((g, _)), Some(_)) => self.group_values(g as usize, link, memo),
                 _ => None,
@@ -206,10 +213,14 @@ impl Transaction {
                         filter,
                         (&list, removed.as_deref()),
                         pair_bits.as_deref(),
+                        keep,
                         memo,
                     )
                 }
-                _ => self.eval_link(rule, link, chain, filter, memo).matched,
+                _ => {
+                    self.eval_link(rule, link, chain, filter, keep, memo)
+                        .matched
+                }
             };
             if matched.is_empty() {
                 return false;
@@ -255,6 +266,7 @@ impl Transaction {
         link: &Link,
         chain: Option<u32>,
         filter: Option<(&Prefilter, u32)>,
+        keep: bool,
         memo: &mut Memo,
     ) -> LinkResult {
         let mut result = LinkResult {
@@ -317,16 +329,17 @@ impl Transaction {
                 };
                 // A value without any of the regex's literals cannot match it.
                 let hit = if possible { test(t) } else { link.negated };
-                hit.then(|| t.to_vec())
+                hit.then(|| if keep { t.to_vec() } else { Vec::new() })
             } else {
                 let t = apply_chain(&link.transforms, &value.value);
                 let possible =
                     filter.is_none_or(|(f, slot)| prefilter::has(&f.candidates(&t), slot));
                 let hit = if possible { test(&t) } else { link.negated };
-                hit.then(|| t.into_owned())
+                hit.then(|| if keep { t.into_owned() } else { Vec::new() })
             };
             if let Some(transformed) = hit {
-                result.matched.push((value.name(), transformed));
+                let name = if keep { value.name() } else { String::new() };
+                result.matched.push((name, transformed));
             }
         };
         for v in &link.variables {

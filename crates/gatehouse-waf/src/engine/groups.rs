@@ -139,6 +139,7 @@ impl Transaction {
         filter: Option<(&Prefilter, u32)>,
         (list, removed): (&[GroupValue], Option<&[Vec<&Key>]>),
         pair_bits: Option<&[u32]>,
+        keep: bool,
         memo: &mut Memo,
     ) -> Matched {
         let mut matched = Vec::new();
@@ -205,10 +206,15 @@ impl Transaction {
                     None => memo.bytes(v.id),
                 };
                 let hit = if possible { test(t) } else { link.negated };
-                hit.then(|| t.to_vec())
+                hit.then(|| if keep { t.to_vec() } else { Vec::new() })
             };
             if let Some(value) = hit {
-                matched.push((name(link, v, memo), value));
+                let name = if keep {
+                    name(link, v, memo)
+                } else {
+                    String::new()
+                };
+                matched.push((name, value));
             }
         }
         matched

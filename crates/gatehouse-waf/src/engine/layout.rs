@@ -2,7 +2,7 @@
 //! target lists, `ctl` tag patterns, the collections opened for every
 //! request.
 
-use crate::compile::{RuleSet, Var, VariableRef};
+use crate::compile::{CompiledRule, RuleSet, Var, VariableRef};
 use regex::Regex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -222,4 +222,35 @@ pub(super) fn auto_collections(rules: &RuleSet) -> Vec<&'static str> {
     used.dedup();
     used.retain(|c| !initcol.iter().any(|i| i == c));
     used
+}
+
+/// Whether a rule reads what its links matched (`MATCHED_VAR*` as a
+/// target or in a macro) or logs the matched names: otherwise the engine
+/// only counts the matches (actions run once per matched value) and keeps
+/// neither names nor values.
+pub(super) fn keeps_matches(rule: &CompiledRule) -> bool {
+    use crate::compile::Disruptive;
+    let mentions = |t: &str| t.to_ascii_lowercase().contains("matched_var");
+    let redirect = |d: &Disruptive| matches!(d, Disruptive::Redirect(url) if mentions(url));
+    rule.log
+        || rule.msg.as_deref().is_some_and(mentions)
+        || rule.logdata.as_deref().is_some_and(mentions)
+        || redirect(&rule.disruptive)
+        || redirect(&rule.block_action)
+        || rule.links.iter().any(|l| {
+            l.variables.iter().any(|v| {
+                matches!(
+                    v.var,
+                    Var::MatchedVar
+                        | Var::MatchedVarName
+                        | Var::MatchedVars
+                        | Var::MatchedVarsNames
+                )
+            }) || mentions(&l.argument)
+                || l.setvars
+                    .iter()
+                    .any(|s| mentions(&s.name) || mentions(s.operand()))
+                || l.expirevars.iter().any(|(a, b)| mentions(a) || mentions(b))
+                || l.initcols.iter().any(|(a, b)| mentions(a) || mentions(b))
+        })
 }

@@ -97,6 +97,9 @@ pub struct Engine {
     /// Per phase and rule: where its `skipAfter` resumes (the rule after
     /// the marker; the phase's end for a marker in no later place).
     skip_targets: PerLink0<Option<usize>>,
+    /// Per phase and rule: whether matched names and values are kept
+    /// (see `layout::keeps_matches`).
+    keeps: PerLink0<bool>,
     /// How many TX names the rules may set, to size each transaction's TX.
     tx_names: usize,
     /// The literal prefilter of `@rx`/`@pm` links, and each link's slot.
@@ -135,6 +138,10 @@ impl Engine {
             refs: group_refs,
             ref_body,
         } = target_groups(&rules, &chains);
+        let keeps = rules
+            .phases
+            .each_ref()
+            .map(|phase| phase.iter().map(layout::keeps_matches).collect());
         let skip_targets = rules.phases.each_ref().map(|phase| {
             phase
                 .iter()
@@ -169,6 +176,7 @@ impl Engine {
             ref_body,
             tx_names,
             skip_targets,
+            keeps,
             tag_patterns,
             chains,
             prefilter,
