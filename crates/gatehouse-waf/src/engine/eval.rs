@@ -1,5 +1,6 @@
 //! One phase: rules in order, chains, actions, flow control.
 
+use super::groups::GroupInput;
 use super::memo::Memo;
 use super::prefilter::{self, Prefilter};
 use super::targets::Value;
@@ -211,8 +212,11 @@ impl Transaction {
                         link,
                         c,
                         filter,
-                        (&list, removed.as_deref()),
-                        pair_bits.as_deref(),
+                        GroupInput {
+                            list: &list,
+                            removed: removed.as_deref(),
+                            pair_bits: pair_bits.as_deref(),
+                        },
                         keep,
                         memo,
                     )

@@ -9,6 +9,14 @@ use super::Transaction;
 use crate::compile::{CompiledRule, Key, Link, VariableRef};
 use std::sync::Arc;
 
+/// A target list as one link sees it: its values, the keys `ctl` removed
+/// for the rule (per variable), each value's bits for the link's chain.
+pub(super) struct GroupInput<'a> {
+    pub list: &'a [GroupValue],
+    pub removed: Option<&'a [Vec<&'a Key>]>,
+    pub pair_bits: Option<&'a [u32]>,
+}
+
 /// What a link's values did: name and transformed value of each match.
 pub(super) type Matched = Vec<(String, Vec<u8>)>;
 
@@ -137,11 +145,15 @@ impl Transaction {
         link: &Link,
         chain: u32,
         filter: Option<(&Prefilter, u32)>,
-        (list, removed): (&[GroupValue], Option<&[Vec<&Key>]>),
-        pair_bits: Option<&[u32]>,
+        input: GroupInput<'_>,
         keep: bool,
         memo: &mut Memo,
     ) -> Matched {
+        let GroupInput {
+            list,
+            removed,
+            pair_bits,
+        } = input;
         let mut matched = Vec::new();
         let mut argument: Option<Option<Vec<u8>>> = None;
         let triggers = self.chain_triggers(chain);

@@ -293,9 +293,7 @@ impl Memo {
     /// with nothing to act on is passed over, and each sequence of those
     /// that acted is applied once per value.
     fn apply(&mut self, id: usize, transforms: &[Transform]) -> Option<u32> {
-        let Some(state) = self.states.get(id) else {
-            return None;
-        };
+        let state = self.states.get(id)?;
         let mut classes = state.classes;
         let mut current: Option<u32> = None;
         let mut key: Vec<Transform> = Vec::new();
@@ -304,9 +302,7 @@ impl Memo {
                 continue;
             }
             key.push(*t);
-            let Some(state) = self.states.get(id) else {
-                return None;
-            };
+            let state = self.states.get(id)?;
             if let Some((_, at, c)) = state.steps.iter().find(|(k, _, _)| *k == key) {
                 (current, classes) = (*at, *c);
                 continue;
