@@ -106,7 +106,20 @@ impl Collection {
     }
 
     pub fn remove(&mut self, name: &str) {
-        self.entries.remove(&name.to_ascii_lowercase());
+        if self.entries.remove(name).is_none() && name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.entries.remove(&name.to_ascii_lowercase());
+        }
+    }
+
+    /// [`Collection::set`] from a borrowed value: an existing entry keeps
+    /// its buffer (the CRS updates the same scores many times a request).
+    pub fn set_bytes(&mut self, name: &str, value: &[u8]) {
+        if let Some(e) = self.entries.get_mut(name) {
+            e.value.clear();
+            e.value.extend_from_slice(value);
+            return;
+        }
+        self.set(name, value.to_vec());
     }
 
     /// `expirevar`: `name` disappears `seconds` after `now`.

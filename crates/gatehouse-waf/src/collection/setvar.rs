@@ -87,8 +87,8 @@ impl SetVar {
     pub fn apply(&self, target: &mut Collection, name: &str, operand: &[u8], now: u64) {
         match &self.op {
             SetVarOp::Delete => target.remove(name),
-            SetVarOp::SetOne => target.set(name, b"1".to_vec()),
-            SetVarOp::Set(_) => target.set(name, operand.to_vec()),
+            SetVarOp::SetOne => target.set_bytes(name, b"1"),
+            SetVarOp::Set(_) => target.set_bytes(name, operand),
             SetVarOp::Add(_) | SetVarOp::Sub(_) => {
                 let current = target.get(name, now).map_or(0, to_int);
                 let delta = to_int(operand);
@@ -97,7 +97,13 @@ impl SetVar {
                 } else {
                     current.saturating_sub(delta)
                 };
-                target.set(name, next.to_string().into_bytes());
+                // Formatted on the stack: no allocation for a score update.
+                let mut buf = [0u8; 24];
+                let mut out = &mut buf[..];
+                let written = std::io::Write::write_fmt(&mut out, format_args!("{next}"))
+                    .map(|()| 24 - out.len())
+                    .unwrap_or(0);
+                target.set_bytes(name, buf.get(..written).unwrap_or_default());
             }
         }
     }
