@@ -15,18 +15,69 @@ pub use store::{MemoryStore, PersistentStore};
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
-    value: Vec<u8>,
+    value: Bytes,
     /// Unix seconds after which the entry no longer exists.
     expires_at: Option<u64>,
 }
 
+/// Values up to this length (scores, flags, levels) live in the entry.
+const INLINE: usize = 22;
+
+/// A value: short ones inline, so the hundred TX variables the CRS sets
+/// per request cost no allocation each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Bytes {
+    Inline(u8, [u8; INLINE]),
+    Heap(Vec<u8>),
+}
+
+impl Bytes {
+    fn new(v: &[u8]) -> Bytes {
+        match <[u8; INLINE]>::try_from(v).ok().or_else(|| {
+            let mut buf = [0u8; INLINE];
+            buf.get_mut(..v.len())?.copy_from_slice(v);
+            Some(buf)
+        }) {
+            Some(buf) => Bytes::Inline(v.len() as u8, buf),
+            None => Bytes::Heap(v.to_vec()),
+        }
+    }
+
+    fn from_vec(v: Vec<u8>) -> Bytes {
+        if v.len() <= INLINE {
+            Bytes::new(&v)
+        } else {
+            Bytes::Heap(v)
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Inline(len, buf) => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Bytes::Heap(v) => v,
+        }
+    }
+
+    fn set(&mut self, v: &[u8]) {
+        match self {
+            Bytes::Heap(h) if v.len() > INLINE => {
+                h.clear();
+                h.extend_from_slice(v);
+            }
+            _ => *self = Bytes::new(v),
+        }
+    }
+}
+
 /// One collection: an ordered-insensitive map of lowercase names to values.
+/// Names are shared (`Arc<str>`): a rule's `setvar` hands its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Collection {
-    entries: HashMap<String, Entry, BuildHasherDefault<NameHasher>>,
+    entries: HashMap<Arc<str>, Entry, BuildHasherDefault<NameHasher>>,
 }
 
 /// FNV-1a: collection names are short and not attacker-chosen in bulk
@@ -79,25 +130,24 @@ impl Collection {
         if e.expires_at.is_some_and(|t| t <= now) {
             return None;
         }
-        Some(&e.value)
+        Some(e.value.as_slice())
     }
 
     /// Sets `name`, keeping an expiry set earlier by `expirevar` (as
     /// ModSecurity: an update does not reset the timer).
     pub fn set(&mut self, name: &str, value: Vec<u8>) {
-        // Names are nearly always lowercase already: no copy to look up.
         if let Some(e) = self.entries.get_mut(name) {
-            e.value = value;
+            e.value = Bytes::from_vec(value);
             return;
         }
         let key = name.to_ascii_lowercase();
-        match self.entries.get_mut(&key) {
-            Some(e) => e.value = value,
+        match self.entries.get_mut(key.as_str()) {
+            Some(e) => e.value = Bytes::from_vec(value),
             None => {
                 self.entries.insert(
-                    key,
+                    Arc::from(key),
                     Entry {
-                        value,
+                        value: Bytes::from_vec(value),
                         expires_at: None,
                     },
                 );
@@ -107,24 +157,35 @@ impl Collection {
 
     pub fn remove(&mut self, name: &str) {
         if self.entries.remove(name).is_none() && name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.entries.remove(&name.to_ascii_lowercase());
+            self.entries.remove(name.to_ascii_lowercase().as_str());
         }
     }
 
-    /// [`Collection::set`] from a borrowed value: an existing entry keeps
-    /// its buffer (the CRS updates the same scores many times a request).
-    pub fn set_bytes(&mut self, name: &str, value: &[u8]) {
+    /// [`Collection::set`] from a borrowed value; `interned` is the
+    /// lowercase name as the rule holds it, so a new entry costs no copy
+    /// of it.
+    pub fn set_bytes(&mut self, name: &str, interned: Option<&Arc<str>>, value: &[u8]) {
         if let Some(e) = self.entries.get_mut(name) {
-            e.value.clear();
-            e.value.extend_from_slice(value);
+            e.value.set(value);
             return;
         }
-        self.set(name, value.to_vec());
+        match interned {
+            Some(key) => {
+                self.entries.insert(
+                    key.clone(),
+                    Entry {
+                        value: Bytes::new(value),
+                        expires_at: None,
+                    },
+                );
+            }
+            None => self.set(name, value.to_vec()),
+        }
     }
 
     /// `expirevar`: `name` disappears `seconds` after `now`.
     pub fn expire(&mut self, name: &str, seconds: u64, now: u64) {
-        if let Some(e) = self.entries.get_mut(&name.to_ascii_lowercase()) {
+        if let Some(e) = self.entries.get_mut(name.to_ascii_lowercase().as_str()) {
             e.expires_at = Some(now.saturating_add(seconds));
         }
     }
@@ -134,7 +195,7 @@ impl Collection {
         self.entries
             .iter()
             .filter(move |(_, e)| e.expires_at.is_none_or(|t| t > now))
-            .map(|(k, e)| (k.as_str(), e.value.as_slice()))
+            .map(|(k, e)| (k.as_ref(), e.value.as_slice()))
     }
 
     /// Drops expired entries; a persistent store calls this before saving.

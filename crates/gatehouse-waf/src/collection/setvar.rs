@@ -3,6 +3,7 @@
 
 use super::{to_int, Collection};
 use std::fmt;
+use std::sync::Arc;
 
 /// Collections `setvar` may write.
 const WRITABLE: [&str; 6] = ["tx", "ip", "global", "session", "user", "resource"];
@@ -28,6 +29,9 @@ pub struct SetVar {
     pub collection: String,
     pub name: String,
     pub op: SetVarOp,
+    /// The name lowercased, when it has no macros: the key a new entry
+    /// shares.
+    pub key: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +82,7 @@ impl SetVar {
         };
         Ok(SetVar {
             collection,
+            key: (!super::has_macros(name)).then(|| Arc::from(name.to_ascii_lowercase())),
             name: name.to_string(),
             op,
         })
@@ -87,8 +92,8 @@ impl SetVar {
     pub fn apply(&self, target: &mut Collection, name: &str, operand: &[u8], now: u64) {
         match &self.op {
             SetVarOp::Delete => target.remove(name),
-            SetVarOp::SetOne => target.set_bytes(name, b"1"),
-            SetVarOp::Set(_) => target.set_bytes(name, operand),
+            SetVarOp::SetOne => target.set_bytes(name, self.key.as_ref(), b"1"),
+            SetVarOp::Set(_) => target.set_bytes(name, self.key.as_ref(), operand),
             SetVarOp::Add(_) | SetVarOp::Sub(_) => {
                 let current = target.get(name, now).map_or(0, to_int);
                 let delta = to_int(operand);
@@ -103,7 +108,11 @@ impl SetVar {
                 let written = std::io::Write::write_fmt(&mut out, format_args!("{next}"))
                     .map(|()| 24 - out.len())
                     .unwrap_or(0);
-                target.set_bytes(name, buf.get(..written).unwrap_or_default());
+                target.set_bytes(
+                    name,
+                    self.key.as_ref(),
+                    buf.get(..written).unwrap_or_default(),
+                );
             }
         }
     }
