@@ -257,6 +257,20 @@ mod tests {
     }
 
     #[test]
+    fn short_and_long_values_round_trip_through_updates() {
+        let mut c = Collection::new();
+        let key: Arc<str> = Arc::from("k");
+        for len in [0usize, 1, 21, 22, 23, 64, 22, 3, 100, 0] {
+            let v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            c.set_bytes("k", Some(&key), &v);
+            assert_eq!(c.get("k", 0), Some(&v[..]), "set_bytes, {len} bytes");
+            c.set("K", v.clone());
+            assert_eq!(c.get("k", 0), Some(&v[..]), "set, {len} bytes");
+        }
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
     fn numbers_as_modsecurity_reads_them() {
         assert_eq!(to_int(b"  42abc"), 42);
         assert_eq!(to_int(b"-7"), -7);
