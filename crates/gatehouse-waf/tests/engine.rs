@@ -284,3 +284,61 @@ fn seed_rules_block_sqli_xss_and_brute_force_per_address() {
     r.addr = "10.0.0.9";
     assert_eq!(status(&run(&other, &r)), Some(429));
 }
+
+/// The leading rules that read only TX run once per engine; every request
+/// must still get what running them itself would give.
+#[test]
+fn request_free_opening_rules_behave_as_if_run_per_request() {
+    // A prefix that sets TX, a request-free rule that logs when it matches
+    // (so it runs per request), a rule reading the request after it.
+    let e = engine(
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.a=5,setvar:tx.score=0\"\n\
+         SecRule TX:a \"@eq 6\" \"id:2,phase:1,deny,status:500\"\n\
+         SecRule TX:a \"@eq 5\" \"id:3,phase:1,pass,log,msg:'a is %{tx.a}'\"\n\
+         SecRule REQUEST_METHOD \"@streq POST\" \"id:4,phase:1,deny,setvar:tx.score=+1\"\n",
+    );
+    for _ in 0..2 {
+        let tx = run(&e, &get("/"));
+        assert_eq!(ids(&tx), vec![3], "the logging rule matches per request");
+        assert_eq!(tx.matches()[0].msg.as_deref(), Some("a is 5"));
+        assert_eq!(tx.tx("a"), Some(&b"5"[..]));
+        assert_eq!(status(&tx), None);
+        let mut post = get("/");
+        post.method = "POST";
+        let tx = run(&e, &post);
+        assert_eq!(status(&tx), Some(403));
+        assert_eq!(tx.tx("score"), Some(&b"1"[..]));
+    }
+    // A request-free rule that denies denies every request.
+    let e = engine(
+        "SecRule &TX:setup \"@eq 0\" \"id:10,phase:1,deny,status:500\"\n\
+         SecAction \"id:11,phase:1,pass,nolog,setvar:tx.b=1\"\n",
+    );
+    for _ in 0..2 {
+        let tx = run(&e, &get("/"));
+        assert_eq!(status(&tx), Some(500));
+        assert_eq!(tx.tx("b"), None, "nothing after the deny ran");
+    }
+    // A rule reading the request but touching no TX runs in its place
+    // (here: before the prefix's jump); the jump still applies.
+    let e = engine(
+        "SecRule REQUEST_HEADERS:Content-Type \"@contains json\" \"id:20,phase:1,pass,nolog,ctl:requestBodyProcessor=JSON\"\n\
+         SecAction \"id:21,phase:1,pass,nolog,setvar:tx.b=1\"\n\
+         SecRule TX:b \"@eq 1\" \"id:22,phase:1,pass,nolog,skipAfter:END\"\n\
+         SecRule REQUEST_URI \"@contains x\" \"id:23,phase:1,deny\"\n\
+         SecMarker END\n\
+         SecRule ARGS:json.a \"@streq 1\" \"id:24,phase:2,deny,status:418\"\n",
+    );
+    for _ in 0..2 {
+        let mut r = get("/x");
+        r.method = "POST";
+        r.headers.push(("Content-Type", "text/x-json"));
+        r.body = Some("{\"a\":\"1\"}");
+        let tx = run(&e, &r);
+        assert_eq!(
+            status(&tx),
+            Some(418),
+            "JSON parsed by rule 20's ctl; 23 skipped"
+        );
+    }
+}

@@ -204,6 +204,11 @@ impl Collection {
             .retain(|_, e| e.expires_at.is_none_or(|t| t > now));
     }
 
+    /// Room for `n` more names.
+    pub fn reserve(&mut self, n: usize) {
+        self.entries.reserve(n);
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -13,9 +13,9 @@ use crate::transform::{apply_chain, byte_classes, Transform};
 use std::borrow::Cow;
 
 /// What a link's values did.
-struct LinkResult {
+pub(super) struct LinkResult {
     /// Name and transformed value of each value that matched.
-    matched: Vec<(String, Vec<u8>)>,
+    pub matched: Vec<(String, Vec<u8>)>,
 }
 
 impl Transaction {
@@ -78,12 +78,27 @@ impl Transaction {
         phase: u8,
         memo: &mut Memo,
     ) -> Option<Intervention> {
-        let mut i = 0;
-        while i < rules.len() {
-            let rule = &rules[i];
-            i += 1;
+        // Phase 1 runs the rules the request-free prefix deferred, then
+        // goes on from where it stopped.
+        let (mut i, deferred) = match engine.prefix.get() {
+            Some(Some(p)) if phase == 1 && self.start > 0 => (p.resume, &p.deferred[..]),
+            _ => (0, &[][..]),
+        };
+        let mut deferred = deferred.iter();
+        loop {
+            let at = match deferred.next() {
+                Some(&d) => d,
+                None if i < rules.len() => {
+                    i += 1;
+                    i - 1
+                }
+                None => break,
+            };
+            let Some(rule) = rules.get(at) else {
+                break;
+            };
             if self.removed.iter().any(|s| s.covers(rule))
-                || !self.eval_rule(engine, rule, (phase, i - 1), memo)
+                || !self.eval_rule(engine, rule, (phase, at), memo)
             {
                 continue;
             }
@@ -121,17 +136,8 @@ impl Transaction {
                     return self.intervention.clone();
                 }
             }
-            if let Some(n) = rule.skip {
-                i = i.saturating_add(n as usize);
-            }
-            if rule.skip_after.is_some() {
-                i = engine
-                    .skip_targets
-                    .get(usize::from(phase) - 1)
-                    .and_then(|p| p.get(i - 1))
-                    .copied()
-                    .flatten()
-                    .unwrap_or(rules.len());
+            if at + 1 == i {
+                i = self.next_rule(engine, rule, i, phase, rules.len());
             }
         }
         self.rule = None;
@@ -140,7 +146,7 @@ impl Transaction {
 
     /// Evaluates a rule and its chain; on a full match runs the actions of
     /// every link (setvar, ctl...) and records the match.
-    fn eval_rule(
+    pub(super) fn eval_rule(
         &mut self,
         engine: &Engine,
         rule: &CompiledRule,
@@ -264,7 +270,7 @@ impl Transaction {
         true
     }
 
-    fn eval_link(
+    pub(super) fn eval_link(
         &self,
         rule: &CompiledRule,
         link: &Link,

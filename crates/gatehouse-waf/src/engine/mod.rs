@@ -10,6 +10,7 @@ mod layout;
 mod macros;
 mod memo;
 mod prefilter;
+mod prefix;
 mod targets;
 
 pub use targets::Value;
@@ -25,7 +26,7 @@ use crate::request::{processor_for, BodyProcessor, Limits, RequestInput, Request
 use regex::Regex;
 use std::collections::HashMap;
 use std::hash::Hasher;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// What stops a request.
@@ -100,6 +101,9 @@ pub struct Engine {
     /// Per phase and rule: whether matched names and values are kept
     /// (see `layout::keeps_matches`).
     keeps: PerLink0<bool>,
+    /// What the request-free rules opening phase 1 leave (see `prefix`),
+    /// computed on the first transaction.
+    prefix: OnceLock<Option<prefix::Prefix>>,
     /// How many TX names the rules may set, to size each transaction's TX.
     tx_names: usize,
     /// The literal prefilter of `@rx`/`@pm` links, and each link's slot.
@@ -175,6 +179,7 @@ impl Engine {
             group_refs,
             ref_body,
             tx_names,
+            prefix: OnceLock::new(),
             skip_targets,
             keeps,
             tag_patterns,
@@ -205,6 +210,18 @@ impl Engine {
     /// Starts a transaction: the request line, headers and query are read
     /// now; the body comes with [`Transaction::request_body`].
     pub fn transaction(self: &Arc<Self>, input: &RequestInput, unique_id: &str) -> Transaction {
+        let mut t = self.bare_transaction(input, unique_id);
+        if let Some(p) = self.prefix.get_or_init(|| self.run_prefix()) {
+            t.tx = p.tx.clone();
+            t.tx.reserve(self.tx_names.saturating_sub(t.tx.len()));
+            t.highest_severity = p.highest_severity;
+            t.start = p.resume;
+        }
+        t
+    }
+
+    /// A transaction that starts at the first rule.
+    fn bare_transaction(self: &Arc<Self>, input: &RequestInput, unique_id: &str) -> Transaction {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -232,6 +249,7 @@ impl Engine {
             memo: memo::Memo::default(),
             unions: vec![None; self.pair_groups.len()],
             group_raw: vec![None; self.group_body.len()],
+            start: 0,
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -304,6 +322,8 @@ pub struct Transaction {
     /// Per target group: the byte classes and prefilter bits of all its
     /// values as they are.
     group_raw: Vec<Option<GroupBits>>,
+    /// The phase-1 rule evaluation starts at (see `prefix`).
+    start: usize,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is

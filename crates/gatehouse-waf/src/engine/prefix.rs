@@ -1,0 +1,219 @@
+//! The CRS opens every request with rules that only read and write TX
+//! (settings defaults, paranoia and threshold copies): they do the same
+//! thing every time. They are run once, on the first transaction, and
+//! every transaction starts from what they left.
+
+use super::memo::Memo;
+use super::{Engine, Transaction};
+use crate::collection::{Collection, Macro};
+use crate::compile::{CompiledRule, Disruptive, Var};
+use crate::parse::EngineMode;
+use crate::request::RequestInput;
+use std::sync::Arc;
+
+/// What the leading request-independent rules of phase 1 leave behind.
+pub(super) struct Prefix {
+    pub tx: Collection,
+    pub highest_severity: u8,
+    /// The phase-1 rule to go on from.
+    pub resume: usize,
+    /// Rules among the prefix that read the request but touch nothing the
+    /// prefix reads or writes (modsecurity.conf's body-processor rules):
+    /// they run first, then evaluation goes on from `resume`.
+    pub deferred: Vec<usize>,
+}
+
+/// Whether a macro text refers only to TX, the rule's own matches or the
+/// rule itself.
+fn request_free(text: &str) -> bool {
+    let mut ok = true;
+    crate::collection::expand(text, &mut |m: &Macro<'_>| {
+        ok &= matches!(
+            m.collection.as_str(),
+            "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME" | "RULE"
+        );
+        None
+    });
+    ok
+}
+
+/// A rule whose outcome depends on nothing but TX: it reads only TX (or
+/// nothing), writes only TX and changes no engine setting.
+fn request_free_rule(rule: &CompiledRule) -> bool {
+    rule.links.iter().all(|l| {
+        l.variables.iter().all(|v| {
+            matches!(
+                v.var,
+                Var::Tx
+                    | Var::MatchedVar
+                    | Var::MatchedVarName
+                    | Var::MatchedVars
+                    | Var::MatchedVarsNames
+            )
+        }) && l.ctls.is_empty()
+            && l.initcols.is_empty()
+            && l.expirevars.is_empty()
+            && request_free(&l.argument)
+            && l.setvars
+                .iter()
+                .all(|s| s.collection == "tx" && request_free(&s.name) && request_free(s.operand()))
+    })
+}
+
+/// A rule that may run before or after request-free rules with the same
+/// outcome: it reads and writes no TX, never jumps, removes no rules,
+/// changes no engine mode and only passes.
+fn independent_rule(rule: &CompiledRule) -> bool {
+    use crate::compile::Ctl;
+    let no_tx = |t: &str| {
+        let mut ok = true;
+        crate::collection::expand(t, &mut |m: &Macro<'_>| {
+            ok &= !matches!(
+                m.collection.as_str(),
+                "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME"
+            );
+            None
+        });
+        ok
+    };
+    let passes = match &rule.disruptive {
+        Disruptive::Block => matches!(rule.block_action, Disruptive::Pass),
+        d => matches!(d, Disruptive::Pass),
+    };
+    passes
+        && rule.skip.is_none()
+        && rule.skip_after.is_none()
+        && rule.msg.as_deref().is_none_or(no_tx)
+        && rule.logdata.as_deref().is_none_or(no_tx)
+        && rule.links.iter().all(|l| {
+            !l.capture
+                && l.variables.iter().all(|v| v.var != Var::Tx)
+                && no_tx(&l.argument)
+                && l.setvars
+                    .iter()
+                    .all(|s| s.collection != "tx" && no_tx(&s.name) && no_tx(s.operand()))
+                && l.ctls.iter().all(|c| {
+                    matches!(
+                        c,
+                        Ctl::RequestBodyProcessor(_)
+                            | Ctl::RequestBodyAccess(_)
+                            | Ctl::ForceRequestBodyVariable(_)
+                            | Ctl::AuditEngine(_)
+                    )
+                })
+        })
+}
+
+impl Engine {
+    /// Runs the leading request-free rules of phase 1 on an empty TX. A
+    /// rule that matches and would stop, allow, redirect or log ends the
+    /// prefix before it (its effects undone), as does the first rule that
+    /// reads the request.
+    pub(super) fn run_prefix(self: &Arc<Self>) -> Option<Prefix> {
+        if self.rules.engine == EngineMode::Off {
+            return None;
+        }
+        let input = RequestInput {
+            method: "GET",
+            uri: b"/",
+            protocol: "HTTP/1.1",
+            headers: &[],
+            remote_addr: "0.0.0.0",
+            remote_port: 0,
+            body: None,
+        };
+        let mut t = self.bare_transaction(&input, "");
+        let rules = self.rules.phase(1);
+        let mut memo = Memo::default();
+        let mut i = 0;
+        let mut deferred = Vec::new();
+        while let Some(rule) = rules.get(i) {
+            if !request_free_rule(rule) {
+                // Its first link reads only TX and does not match: the
+                // rule does nothing, whatever its later links or actions.
+                let head_free = rule.links.first().is_some_and(|l| {
+                    l.variables.iter().all(|v| v.var == Var::Tx) && request_free(&l.argument)
+                });
+                if head_free && !t.first_link_matches(rule, &mut memo) {
+                    i += 1;
+                    continue;
+                }
+                if independent_rule(rule) {
+                    deferred.push(i);
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+            let before = (t.tx.clone(), t.highest_severity);
+            if !t.eval_rule(self, rule, (1, i), &mut memo) {
+                i += 1;
+                continue;
+            }
+            let pass = match &rule.disruptive {
+                Disruptive::Block => matches!(rule.block_action, Disruptive::Pass),
+                d => matches!(d, Disruptive::Pass),
+            };
+            if !pass || rule.log {
+                // It would stop the request or log: it runs per request.
+                (t.tx, t.highest_severity) = before;
+                break;
+            }
+            i = t.next_rule(self, rule, i + 1, 1, rules.len());
+        }
+        // Deferred rules after the last request-free one simply run in
+        // their place.
+        while deferred.last() == Some(&i.saturating_sub(1)) && i > 0 {
+            deferred.pop();
+            i -= 1;
+        }
+        if std::env::var_os("ZP").is_some() {
+            eprintln!(
+                "prefix resume={i} deferred={deferred:?} stop={:?}",
+                rules.get(i).map(|r| r.id)
+            );
+        }
+        (i > 0).then_some(Prefix {
+            tx: t.tx,
+            highest_severity: t.highest_severity,
+            resume: i,
+            deferred,
+        })
+    }
+}
+
+impl Transaction {
+    fn first_link_matches(&self, rule: &CompiledRule, memo: &mut Memo) -> bool {
+        rule.links.first().is_some_and(|l| {
+            !self
+                .eval_link(rule, l, None, None, false, memo)
+                .matched
+                .is_empty()
+        })
+    }
+
+    /// Where evaluation goes on after rule `at - 1` matched: `skip`, or
+    /// `skipAfter`'s marker.
+    pub(super) fn next_rule(
+        &self,
+        engine: &Engine,
+        rule: &CompiledRule,
+        at: usize,
+        phase: u8,
+        len: usize,
+    ) -> usize {
+        if rule.skip_after.is_some() {
+            return engine
+                .skip_targets
+                .get(usize::from(phase) - 1)
+                .and_then(|p| p.get(at.saturating_sub(1)))
+                .copied()
+                .flatten()
+                .unwrap_or(len);
+        }
+        match rule.skip {
+            Some(n) => at.saturating_add(n as usize),
+            None => at,
+        }
+    }
+}
