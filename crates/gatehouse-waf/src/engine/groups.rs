@@ -156,6 +156,8 @@ impl Transaction {
         } = input;
         let mut matched = Vec::new();
         let mut argument: Option<Option<Vec<u8>>> = None;
+        // multiMatch: the value held while the memo changes.
+        let mut bytes = Vec::new();
         let triggers = self.chain_triggers(chain);
         for (k, v) in list.iter().enumerate() {
             if let Some(keys) = removed.and_then(|r| r.get(usize::from(v.variable))) {
@@ -194,7 +196,8 @@ impl Transaction {
             let hit = if link.multi_match {
                 let possible =
                     filter.is_none_or(|(f, slot)| prefilter::has(memo.raw_id(v.id, f).1, slot));
-                let bytes = memo.shared_bytes(v.id);
+                bytes.clear();
+                bytes.extend_from_slice(memo.bytes(v.id));
                 let mut first = true;
                 let mut gated = |candidate: &[u8]| -> bool {
                     let skip = first && !possible;

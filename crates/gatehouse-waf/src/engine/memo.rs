@@ -3,7 +3,7 @@
 //! a chain changes the value. One hash look-up per (value, link); the rest
 //! is indexing.
 
-use super::prefilter::{Prefilter, Scans};
+use super::prefilter::Prefilter;
 use super::KeyHasher;
 use crate::transform::{byte_classes, class, Transform};
 use std::borrow::Cow;
@@ -17,10 +17,17 @@ use std::sync::Arc;
 pub(super) struct Memo {
     index: HashMap<(usize, usize), u32, BuildHasherDefault<KeyHasher>>,
     states: Vec<ValueState>,
-    /// Values as chains that changed them left them.
-    transformed: Vec<Vec<u8>>,
-    bitsets: Vec<Vec<u64>>,
-    scans: Scans,
+    /// Values as chains that changed them left them (spans of `bytes`).
+    transformed: Vec<Span>,
+    /// The bytes of values and of their forms, one arena.
+    bytes: Vec<u8>,
+    /// Prefilter bit sets, `words` each, one arena.
+    bits: Vec<u64>,
+    words: usize,
+    /// Content hash to a scanned content (span of `bytes`) and its bit set:
+    /// equal contents (REQUEST_URI and its raw form, a form two chains
+    /// make) are scanned once.
+    scanned: HashMap<u64, (Span, u32), BuildHasherDefault<KeyHasher>>,
     /// Per target group (see `Engine::groups`): its values, once per phase.
     groups: Vec<Option<Arc<[GroupValue]>>>,
     /// Per (group, chain) pair: each value's prefilter bits (index in
@@ -44,8 +51,9 @@ pub(super) struct GroupValue {
 }
 
 struct ValueState {
-    /// The value's bytes: target lists are kept as ids (see `groups`).
-    bytes: Arc<[u8]>,
+    /// The value's bytes (span of `Memo::bytes`): target lists are kept
+    /// as ids (see `groups`).
+    bytes: Span,
     classes: u32,
     /// Prefilter bits of the value as it is (index in `bitsets`).
     bits: Option<u32>,
@@ -66,18 +74,93 @@ struct ChainState {
     bits: Option<u32>,
 }
 
+/// A run of an arena.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn of<T>(arena: &[T], span: Span) -> &[T] {
+        let start = span.start as usize;
+        arena
+            .get(start..start + span.len as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// Appends `value` to an arena.
+fn push_span(arena: &mut Vec<u8>, value: &[u8]) -> Span {
+    let start = index(arena.len());
+    arena.extend_from_slice(value);
+    Span {
+        start,
+        len: index(value.len()),
+    }
+}
+
+/// A content hash for the scan cache: eight bytes a step.
+fn content_hash(value: &[u8]) -> u64 {
+    let mut h: u64 = value.len() as u64;
+    let mut chunks = value.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    h
+}
+
 fn index(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+thread_local! {
+    /// Memos of finished transactions, cleared with their tables' room
+    /// kept: a request reuses one instead of growing new tables.
+    static SPARE: std::cell::RefCell<Vec<Memo>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// At most this many spare memos per thread.
+const SPARES: usize = 8;
+
 impl Memo {
+    /// A cleared memo, reused when this thread has one.
+    pub(super) fn take() -> Memo {
+        SPARE
+            .try_with(|s| s.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Hands a memo back for reuse (not one a huge request grew: its room
+    /// is not worth keeping).
+    pub(super) fn give_back(mut self) {
+        if self.states.capacity() > 4096 || self.bytes.capacity() > 1 << 20 {
+            return;
+        }
+        self.clear();
+        let _ = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < SPARES {
+                s.push(self);
+            }
+        });
+    }
+
     pub(super) fn clear(&mut self) {
         self.clear_groups();
         self.index.clear();
         self.states.clear();
         self.transformed.clear();
-        self.bitsets.clear();
-        self.scans.clear();
+        self.bytes.clear();
+        self.bits.clear();
+        self.scanned.clear();
     }
 
     /// Target groups and their unions: the body adds values to them.
@@ -140,14 +223,9 @@ impl Memo {
 
     /// The bytes of a value known by id.
     pub(super) fn bytes(&self, id: u32) -> &[u8] {
-        self.states.get(id as usize).map_or(&[][..], |s| &s.bytes)
-    }
-
-    /// The bytes of a value known by id, to hold while the memo changes.
-    pub(super) fn shared_bytes(&self, id: u32) -> Arc<[u8]> {
         self.states
             .get(id as usize)
-            .map_or_else(|| Arc::from(&[][..]), |s| s.bytes.clone())
+            .map_or(&[][..], |s| Span::of(&self.bytes, s.bytes))
     }
 
     /// A value's id; it must stay put for the transaction.
@@ -156,8 +234,9 @@ impl Memo {
         let next = index(self.states.len());
         let id = *self.index.entry(at).or_insert(next);
         if id == next {
+            let bytes = push_span(&mut self.bytes, value);
             self.states.push(ValueState {
-                bytes: Arc::from(value),
+                bytes,
                 classes: byte_classes(value),
                 bits: None,
                 chains: Vec::new(),
@@ -168,7 +247,28 @@ impl Memo {
     }
 
     pub(super) fn bitset(&self, i: u32) -> &[u64] {
-        self.bitsets.get(i as usize).map_or(&[][..], Vec::as_slice)
+        let start = i as usize * self.words;
+        self.bits.get(start..start + self.words).unwrap_or_default()
+    }
+
+    /// The prefilter bits of some bytes of the arena (index of the set).
+    fn scan(&mut self, f: &Prefilter, span: Span) -> u32 {
+        let content = Span::of(&self.bytes, span);
+        let hash = content_hash(content);
+        if let Some((seen, i)) = self.scanned.get(&hash) {
+            if Span::of(&self.bytes, *seen) == content {
+                return *i;
+            }
+        }
+        self.words = f.words();
+        let start = self.bits.len();
+        self.bits.resize(start + self.words, 0);
+        let i = index(start / self.words.max(1));
+        if let Some(bits) = self.bits.get_mut(start..) {
+            f.add_candidates(content, bits);
+        }
+        self.scanned.entry(hash).or_insert((span, i));
+        i
     }
 
     /// Byte classes and prefilter bits of a value as it is.
@@ -180,19 +280,10 @@ impl Memo {
     /// [`Memo::raw`] by id.
     pub(super) fn raw_id(&mut self, id: u32, f: &Prefilter) -> (u32, &[u64]) {
         let id = id as usize;
-        let i = match self.states.get(id) {
-            Some(ValueState { bits: Some(i), .. }) => *i,
-            Some(s) => {
-                let bits = self.scans.bits(f, &s.bytes);
-                self.bitsets.push(bits);
-                let i = index(self.bitsets.len() - 1);
-                if let Some(s) = self.states.get_mut(id) {
-                    s.bits = Some(i);
-                }
-                i
-            }
-            None => return (class::ALL, &[]),
-        };
+        if self.states.get(id).is_none() {
+            return (class::ALL, &[]);
+        }
+        let i = self.raw_bits_id(id, f);
         let classes = self.states.get(id).map_or(class::ALL, |s| s.classes);
         (classes, self.bitset(i))
     }
@@ -217,7 +308,7 @@ impl Memo {
     pub(super) fn transformed(&self, t: u32) -> &[u8] {
         self.transformed
             .get(t as usize)
-            .map_or(&[][..], Vec::as_slice)
+            .map_or(&[][..], |span| Span::of(&self.bytes, *span))
     }
 
     /// [`Memo::lookup`] by id: the index of the transformed form (`None`:
@@ -269,16 +360,11 @@ impl Memo {
             return (None, None);
         };
         if let (Some(f), None) = (filter, cs.bits) {
-            let i = match cs.transformed {
-                Some(t) => {
-                    let v = self
-                        .transformed
-                        .get(t as usize)
-                        .map_or(&[][..], Vec::as_slice);
-                    let bits = self.scans.bits(f, v);
-                    self.bitsets.push(bits);
-                    index(self.bitsets.len() - 1)
-                }
+            let form = cs
+                .transformed
+                .and_then(|t| self.transformed.get(t as usize).copied());
+            let i = match form {
+                Some(span) => self.scan(f, span),
                 None => self.raw_bits_id(id, f),
             };
             cs.bits = Some(i);
@@ -311,8 +397,8 @@ impl Memo {
                 Some(i) => self
                     .transformed
                     .get(i as usize)
-                    .map_or(&[][..], Vec::as_slice),
-                None => &state.bytes,
+                    .map_or(&[][..], |span| Span::of(&self.bytes, *span)),
+                None => Span::of(&self.bytes, state.bytes),
             };
             let next = match t.apply(input) {
                 Cow::Borrowed(s) if s.len() == input.len() => None,
@@ -320,7 +406,8 @@ impl Memo {
             };
             if let Some(v) = next {
                 classes = byte_classes(&v);
-                self.transformed.push(v);
+                let span = push_span(&mut self.bytes, &v);
+                self.transformed.push(span);
                 current = Some(index(self.transformed.len() - 1));
             }
             if let Some(state) = self.states.get_mut(id) {
@@ -330,17 +417,15 @@ impl Memo {
         current
     }
 
-    /// The prefilter bits of a value as it is (index in `bitsets`).
+    /// The prefilter bits of a value as it is (index of the set).
     pub(super) fn raw_bits_id(&mut self, id: usize, f: &Prefilter) -> u32 {
-        if let Some(i) = self.states.get(id).and_then(|s| s.bits) {
+        let Some(state) = self.states.get(id) else {
+            return 0;
+        };
+        if let Some(i) = state.bits {
             return i;
         }
-        let bits = match self.states.get(id) {
-            Some(s) => self.scans.bits(f, &s.bytes),
-            None => f.empty(),
-        };
-        self.bitsets.push(bits);
-        let i = index(self.bitsets.len() - 1);
+        let i = self.scan(f, state.bytes);
         if let Some(s) = self.states.get_mut(id) {
             s.bits = Some(i);
         }

@@ -246,7 +246,7 @@ impl Engine {
             unique_id: unique_id.to_string(),
             highest_severity: 255,
             rule: None,
-            memo: memo::Memo::default(),
+            memo: memo::Memo::take(),
             unions: vec![None; self.pair_groups.len()],
             group_raw: vec![None; self.group_body.len()],
             start: 0,
@@ -260,6 +260,12 @@ impl Engine {
             t.open_collection(name, key);
         }
         t
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.memo).give_back();
     }
 }
 

@@ -223,6 +223,11 @@ impl Prefilter {
         bits
     }
 
+    /// How many words a bit set has.
+    pub fn words(&self) -> usize {
+        self.words
+    }
+
     /// All bits clear: a union to add values to.
     pub fn empty(&self) -> Vec<u64> {
         vec![0u64; self.words]
@@ -270,35 +275,6 @@ impl Prefilter {
                 *b |= s;
             }
         }
-    }
-}
-
-/// Scans by content: a transformed value already scanned (under any
-/// chain) is not scanned again.
-#[derive(Default)]
-pub struct Scans {
-    /// Content hash to the (content, bits) pairs with that hash.
-    map: HashMap<u64, Vec<Scanned>>,
-}
-
-type Scanned = (Vec<u8>, Vec<u64>);
-
-impl Scans {
-    pub fn clear(&mut self) {
-        self.map.clear();
-    }
-
-    pub fn bits(&mut self, f: &Prefilter, value: &[u8]) -> Vec<u64> {
-        use std::hash::Hasher;
-        let mut h = crate::collection::NameHasher::default();
-        h.write(value);
-        let bucket = self.map.entry(h.finish()).or_default();
-        if let Some((_, bits)) = bucket.iter().find(|(v, _)| v == value) {
-            return bits.clone();
-        }
-        let bits = f.candidates(value);
-        bucket.push((value.to_vec(), bits.clone()));
-        bits
     }
 }
 

@@ -174,7 +174,7 @@ impl Engine {
             );
         }
         (i > 0).then_some(Prefix {
-            tx: t.tx,
+            tx: std::mem::take(&mut t.tx),
             highest_severity: t.highest_severity,
             resume: i,
             deferred,
