@@ -185,9 +185,9 @@ impl Transaction {
                         let (g, pair) = (g as usize, pair as usize);
                         if self.unions.get(pair).is_some_and(Option::is_none) {
                             if self.group_raw.get(g).is_some_and(Option::is_none) {
-                                let raw = Self::raw_union(&list, f, memo);
+                                let classes = Self::raw_classes(&list, memo);
                                 if let Some(at) = self.group_raw.get_mut(g) {
-                                    *at = Some(raw);
+                                    *at = Some(classes);
                                 }
                             }
                             // No value holds bytes the chain would change in
@@ -195,7 +195,7 @@ impl Transaction {
                             let search = self.chain_triggers(c).1;
                             let raw = matches!(
                                 self.group_raw.get(g),
-                                Some(Some((classes, _)))
+                                Some(Some(classes))
                                     if search != crate::transform::class::ALL && search & classes == 0
                             );
                             let (union, each) = self.union(&list, link, c, raw, f, memo);
@@ -205,7 +205,7 @@ impl Transaction {
                             memo.set_pair_bits(pair, each);
                         }
                         if let Some(Some(b)) = self.unions.get(pair) {
-                            if !prefilter::has(b, slot) {
+                            if !prefilter::has(memo.bitset(*b), slot) {
                                 // No value of the target list holds a literal
                                 // the regex needs: it cannot match.
                                 return false;

@@ -88,27 +88,13 @@ impl Transaction {
         keys.iter().any(|k| !k.is_empty()).then_some(keys)
     }
 
-    /// The byte classes and prefilter bits of every value of a list as it
-    /// is.
-    pub(super) fn raw_union(
-        list: &[GroupValue],
-        f: &Prefilter,
-        memo: &mut Memo,
-    ) -> (u32, Vec<u64>) {
-        let mut classes = 0;
-        let mut bits = f.empty();
-        for v in list {
-            let (c, b) = memo.raw_id(v.id, f);
-            classes |= c;
-            for (x, y) in bits.iter_mut().zip(b) {
-                *x |= y;
-            }
-        }
-        (classes, bits)
+    /// The byte classes of every value of a list as it is.
+    pub(super) fn raw_classes(list: &[GroupValue], memo: &Memo) -> u32 {
+        list.iter().fold(0, |c, v| c | memo.classes(v.id))
     }
 
-    /// The union of the list's prefilter bits through the chain, and each
-    /// value's bits (index in the memo); `raw`: the chain cannot change
+    /// The union of the list's prefilter bits through the chain (a set in
+    /// the memo), and each value's bits; `raw`: the chain cannot change
     /// what the search sees, the values' own bits hold.
     pub(super) fn union(
         &self,
@@ -118,9 +104,9 @@ impl Transaction {
         raw: bool,
         f: &Prefilter,
         memo: &mut Memo,
-    ) -> (Vec<u64>, Arc<[u32]>) {
+    ) -> (u32, Arc<[u32]>) {
         let triggers = self.chain_triggers(chain);
-        let mut union = f.empty();
+        let union = memo.new_bitset(f);
         let mut each = Vec::with_capacity(list.len());
         for v in list {
             let b = if raw {
@@ -129,9 +115,7 @@ impl Transaction {
                 let (_, b) = memo.lookup_id(v.id, chain, triggers, &link.transforms, Some(f));
                 b.unwrap_or_else(|| memo.raw_bits_id(v.id as usize, f))
             };
-            for (x, y) in union.iter_mut().zip(memo.bitset(b)) {
-                *x |= y;
-            }
+            memo.or_bitset(union, b);
             each.push(b);
         }
         (union, each.into())

@@ -159,9 +159,6 @@ pub(super) type PerLink<T> = [Vec<Vec<T>>; 5];
 /// A value per phase and rule.
 pub(super) type PerLink0<T> = [Vec<T>; 5];
 
-/// Byte classes and prefilter bits of a target group's values.
-pub(super) type GroupBits = (u32, Vec<u64>);
-
 /// Interns every link's transformation chain; also the byte classes each
 /// chain id acts on (see `transform::chain_triggers`).
 pub(super) fn chain_ids(rules: &RuleSet) -> (PerLink<u32>, Vec<(u32, u32)>) {

@@ -251,6 +251,33 @@ impl Memo {
         self.bits.get(start..start + self.words).unwrap_or_default()
     }
 
+    /// A new bit set, all clear (a union to add sets to).
+    pub(super) fn new_bitset(&mut self, f: &Prefilter) -> u32 {
+        self.words = f.words();
+        let start = self.bits.len();
+        self.bits.resize(start + self.words, 0);
+        index(start / self.words.max(1))
+    }
+
+    /// Adds set `src` to set `dst`.
+    pub(super) fn or_bitset(&mut self, dst: u32, src: u32) {
+        let w = self.words;
+        let (d, s) = (dst as usize * w, src as usize * w);
+        for k in 0..w {
+            let bit = self.bits.get(s + k).copied().unwrap_or(0);
+            if let Some(x) = self.bits.get_mut(d + k) {
+                *x |= bit;
+            }
+        }
+    }
+
+    /// The byte classes of a value known by id.
+    pub(super) fn classes(&self, id: u32) -> u32 {
+        self.states
+            .get(id as usize)
+            .map_or(class::ALL, |s| s.classes)
+    }
+
     /// The prefilter bits of some bytes of the arena (index of the set).
     fn scan(&mut self, f: &Prefilter, span: Span) -> u32 {
         let content = Span::of(&self.bytes, span);

@@ -15,9 +15,7 @@ mod targets;
 
 pub use targets::Value;
 
-use layout::{
-    auto_collections, chain_ids, tag_patterns, target_groups, GroupBits, Groups, PerLink, PerLink0,
-};
+use layout::{auto_collections, chain_ids, tag_patterns, target_groups, Groups, PerLink, PerLink0};
 
 use crate::collection::{Collection, PersistentStore};
 use crate::compile::{AllowScope, CompiledRule, RuleSet, VariableRef};
@@ -323,11 +321,11 @@ pub struct Transaction {
     rule: Option<(u8, usize)>,
     /// Transformed request values of this phase (see `eval`).
     memo: memo::Memo,
-    /// Per (target group, chain) pair: the prefilter bits of all its values.
-    unions: Vec<Option<Vec<u64>>>,
-    /// Per target group: the byte classes and prefilter bits of all its
-    /// values as they are.
-    group_raw: Vec<Option<GroupBits>>,
+    /// Per (target group, chain) pair: the prefilter bits of all its values
+    /// (a set in the memo).
+    unions: Vec<Option<u32>>,
+    /// Per target group: the byte classes of all its values as they are.
+    group_raw: Vec<Option<u32>>,
     /// The phase-1 rule evaluation starts at (see `prefix`).
     start: usize,
 }

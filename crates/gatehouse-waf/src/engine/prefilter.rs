@@ -228,11 +228,6 @@ impl Prefilter {
         self.words
     }
 
-    /// All bits clear: a union to add values to.
-    pub fn empty(&self) -> Vec<u64> {
-        vec![0u64; self.words]
-    }
-
     /// Sets the bits of the slots whose literals `value` contains. Short
     /// literals (`(`, `=`) occur many times in a value: each literal's
     /// slots are visited once.
