@@ -290,12 +290,12 @@ impl Transaction {
             return result;
         }
         // The operator's argument, expanded once the first value comes.
-        let mut argument: Option<Option<Vec<u8>>> = None;
+        let mut argument: Option<Option<Cow<'_, [u8]>>> = None;
         let mut each = |value: Value<'_>| {
             let argument = argument.get_or_insert_with(|| {
                 link.operator
                     .needs_expansion()
-                    .then(|| self.expand(&link.argument).into_owned())
+                    .then(|| self.expand(&link.argument))
             });
             let mut test = |candidate: &[u8]| -> bool {
                 let hit = match argument {

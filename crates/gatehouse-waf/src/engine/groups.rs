@@ -7,6 +7,7 @@ use super::memo::{GroupValue, Memo, SubValues};
 use super::prefilter::{self, Prefilter};
 use super::Transaction;
 use crate::compile::{CompiledRule, Key, Link, VariableRef};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// A target list as one link sees it: its values, the keys `ctl` removed
@@ -139,7 +140,7 @@ impl Transaction {
             pair_bits,
         } = input;
         let mut matched = Vec::new();
-        let mut argument: Option<Option<Vec<u8>>> = None;
+        let mut argument: Option<Option<Cow<'_, [u8]>>> = None;
         // multiMatch: the value held while the memo changes.
         let mut bytes = Vec::new();
         let triggers = self.chain_triggers(chain);
@@ -167,7 +168,7 @@ impl Transaction {
             let argument = argument.get_or_insert_with(|| {
                 link.operator
                     .needs_expansion()
-                    .then(|| self.expand(&link.argument).into_owned())
+                    .then(|| self.expand(&link.argument))
             });
             let argument = argument.as_deref();
             let test = |candidate: &[u8]| -> bool {

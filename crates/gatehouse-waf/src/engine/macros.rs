@@ -7,7 +7,18 @@ use std::borrow::Cow;
 
 impl Transaction {
     /// Expands the macros of `template` against the transaction now.
-    pub(super) fn expand<'t>(&self, template: &'t str) -> Cow<'t, [u8]> {
+    pub(super) fn expand<'t>(&'t self, template: &'t str) -> Cow<'t, [u8]> {
+        // The common argument is one TX variable (`%{tx.allowed_methods}`):
+        // its value as it is, no copy.
+        if let Some(name) = template
+            .strip_prefix("%{")
+            .and_then(|t| t.strip_suffix('}'))
+            .and_then(|t| t.strip_prefix("tx.").or_else(|| t.strip_prefix("TX.")))
+        {
+            if !name.contains(['{', '}', '%']) {
+                return Cow::Borrowed(self.tx.get(name, self.now).unwrap_or_default());
+            }
+        }
         expand(template, &mut |m| self.resolve(m))
     }
 
