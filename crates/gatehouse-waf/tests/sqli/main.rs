@@ -106,18 +106,20 @@ fn fingerprints_in_tx0() {
 
 #[path = "../support/crs_stages.rs"]
 mod crs_stages;
+#[path = "../support/detector_crs.rs"]
+mod detector_crs;
 
-use crs_stages::{crs_tests, stages, yaml_files, Stage};
+use crs_stages::{crs_tests, Stage};
+use detector_crs::Detector;
 
-/// Rule 942100's targets: cookies and their names, the User-Agent and
-/// Referer, ARGS_NAMES and ARGS (XML values included).
-fn targets_942100(stage: &Stage) -> Vec<Vec<u8>> {
-    stage.targets(&["User-Agent", "Referer"])
-}
-
-/// Rule 942101's targets: REQUEST_FILENAME (the decoded path) and
+/// The values rules 942100 and 942101 read. 942100: cookies and their
+/// names, the User-Agent and Referer, ARGS_NAMES and ARGS (XML values
+/// included); 942101: REQUEST_FILENAME (the decoded path) and
 /// REQUEST_BASENAME (its last segment).
-fn targets_942101(stage: &Stage) -> Vec<Vec<u8>> {
+fn targets(rule: i64, stage: &Stage) -> Vec<Vec<u8>> {
+    if rule == 942100 {
+        return stage.targets(&["User-Agent", "Referer"]);
+    }
     let filename = stage.filename();
     let base_start = filename
         .iter()
@@ -127,148 +129,38 @@ fn targets_942101(stage: &Stage) -> Vec<Vec<u8>> {
     vec![filename, basename]
 }
 
-/// Whether the rule's targets of `stage` are flagged.
-fn rule_flags(op: &Operator, rule: i64, stage: &Stage) -> bool {
-    let targets = if rule == 942100 {
-        targets_942100(stage)
-    } else {
-        targets_942101(stage)
-    };
-    targets.iter().any(|v| flags(op, v))
-}
-
 /// Known CRS expectations we do not meet: (test, reason). None so far.
 const CRS_MISSED: &[(&str, &str)] = &[];
 
+fn crs_detector() -> Detector<'static> {
+    Detector {
+        op: detector(),
+        chain: &CHAIN,
+        family: "REQUEST-942-APPLICATION-ATTACK-SQLI",
+        rules: [942100, 942101],
+        targets,
+        missed: CRS_MISSED,
+        show_misses: "SQLI_SHOW_MISSES",
+    }
+}
+
 #[test]
 fn crs_942100_942101_regression() {
-    let Some(dir) = crs_tests() else {
-        return;
-    };
-    let op = detector();
-    let sqli = dir.join("REQUEST-942-APPLICATION-ATTACK-SQLI");
-    let (mut expected, mut detected, mut clean_expected, mut clean) = (0, 0, 0, 0);
-    let mut wrong = Vec::new();
-    for rule in [942100, 942101] {
-        for stage in stages(&sqli.join(format!("{rule}.yaml"))) {
-            let hit = rule_flags(&op, rule, &stage);
-            if stage.expect.contains(&rule) {
-                expected += 1;
-                if hit {
-                    detected += 1;
-                } else if !CRS_MISSED.iter().any(|&(n, _)| n == stage.name) {
-                    wrong.push(format!("{} not detected", stage.name));
-                }
-            }
-            if stage.no_expect.contains(&rule) {
-                clean_expected += 1;
-                if hit {
-                    wrong.push(format!("{} flagged", stage.name));
-                } else {
-                    clean += 1;
-                }
-            }
-        }
+    if let Some(dir) = crs_tests() {
+        crs_detector().regression(&dir);
     }
-    println!("942100/942101 expect_ids detected: {detected}/{expected}");
-    println!("942100/942101 no_expect_ids clean: {clean}/{clean_expected}");
-    assert!(expected > 0, "no tests read from {}", sqli.display());
-    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// The CRS authors' false-positive guard: wherever any test says 942100
-/// (or 942101) must not fire, its targets pass.
 #[test]
 fn crs_no_expect_anywhere() {
-    let Some(dir) = crs_tests() else {
-        return;
-    };
-    let op = detector();
-    let mut files = Vec::new();
-    yaml_files(&dir, &mut files);
-    let (mut checked, mut flagged) = (0, Vec::new());
-    for file in &files {
-        for stage in stages(file) {
-            for rule in [942100, 942101] {
-                if stage.no_expect.contains(&rule) {
-                    checked += 1;
-                    if rule_flags(&op, rule, &stage) {
-                        flagged.push(format!("{} ({rule})", stage.name));
-                    }
-                }
-            }
-        }
+    if let Some(dir) = crs_tests() {
+        crs_detector().no_expect_anywhere(&dir);
     }
-    println!(
-        "no_expect guards checked: {checked} in {} files",
-        files.len()
-    );
-    assert!(
-        flagged.is_empty(),
-        "flagged despite no_expect_ids: {flagged:#?}"
-    );
 }
 
-/// Informational: how many positive tests of the other 942xxx rules our
-/// detector flags on their ARGS, and how many stages outside the SQLi
-/// family it flags on 942100's targets (a false-positive signal).
 #[test]
 fn crs_other_rules_informational() {
-    let Some(dir) = crs_tests() else {
-        return;
-    };
-    let op = detector();
-    let sqli = dir.join("REQUEST-942-APPLICATION-ATTACK-SQLI");
-    let mut files = Vec::new();
-    yaml_files(&sqli, &mut files);
-    let (mut total, mut hits) = (0, 0);
-    for file in &files {
-        let stem = file
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let Ok(rule) = stem.parse::<i64>() else {
-            continue;
-        };
-        if rule == 942100 || rule == 942101 {
-            continue;
-        }
-        let (mut t, mut h) = (0, 0);
-        for stage in stages(file).iter().filter(|s| s.expect.contains(&rule)) {
-            t += 1;
-            let args = stage.args();
-            if args.iter().any(|(n, v)| flags(&op, n) || flags(&op, v)) {
-                h += 1;
-            } else if std::env::var_os("SQLI_SHOW_MISSES").is_some() {
-                for (n, v) in &args {
-                    let n = String::from_utf8_lossy(&apply_chain(&CHAIN, n)).into_owned();
-                    let v = String::from_utf8_lossy(&apply_chain(&CHAIN, v)).into_owned();
-                    println!("    miss {}: {n:?} = {v:?}", stage.name);
-                }
-            }
-        }
-        println!("  {rule}: {h}/{t}");
-        total += t;
-        hits += h;
+    if let Some(dir) = crs_tests() {
+        crs_detector().other_rules_informational(&dir);
     }
-    println!("other 942xxx expect_ids tests flagged on ARGS: {hits}/{total}");
-
-    let mut all = Vec::new();
-    yaml_files(&dir, &mut all);
-    let (mut stages_seen, mut other_hits) = (0, Vec::new());
-    for file in all.iter().filter(|f| !f.to_string_lossy().contains("942-")) {
-        for stage in stages(file) {
-            stages_seen += 1;
-            if let Some(v) = targets_942100(&stage).iter().find(|v| flags(&op, v)) {
-                let v = String::from_utf8_lossy(&apply_chain(&CHAIN, v)).into_owned();
-                let short: String = v.chars().take(100).collect();
-                other_hits.push(format!("{}: {short:?}", stage.name));
-            }
-        }
-    }
-    println!(
-        "stages outside 942 flagged on 942100 targets: {}/{stages_seen}: {other_hits:#?}",
-        other_hits.len()
-    );
 }

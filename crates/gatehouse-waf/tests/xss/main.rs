@@ -82,17 +82,19 @@ fn attacks_survive_crs_decoding() {
 
 #[path = "../support/crs_stages.rs"]
 mod crs_stages;
+#[path = "../support/detector_crs.rs"]
+mod detector_crs;
 
-use crs_stages::{crs_tests, stages, yaml_files, Stage};
+use crs_stages::{crs_tests, Stage};
+use detector_crs::Detector;
 
-/// The values rule 941100 looks at: cookies and their names, the
-/// User-Agent, ARGS_NAMES and ARGS.
-fn targets_941100(stage: &Stage) -> Vec<Vec<u8>> {
-    stage.targets(&["User-Agent"])
-}
-
-/// The values rule 941101 looks at: REQUEST_FILENAME and the Referer.
-fn targets_941101(stage: &Stage) -> Vec<Vec<u8>> {
+/// The values rules 941100 and 941101 read. 941100: cookies and their
+/// names, the User-Agent, ARGS_NAMES and ARGS; 941101: REQUEST_FILENAME
+/// and the Referer.
+fn targets(rule: i64, stage: &Stage) -> Vec<Vec<u8>> {
+    if rule == 941100 {
+        return stage.targets(&["User-Agent"]);
+    }
     let mut out = vec![stage.filename()];
     if let Some(referer) = stage.header("Referer") {
         out.push(referer.to_vec());
@@ -100,152 +102,40 @@ fn targets_941101(stage: &Stage) -> Vec<Vec<u8>> {
     out
 }
 
-/// Whether the rule's targets of `stage` are flagged.
-fn rule_flags(op: &Operator, rule: i64, stage: &Stage) -> bool {
-    let targets = if rule == 941100 {
-        targets_941100(stage)
-    } else {
-        targets_941101(stage)
-    };
-    targets.iter().any(|v| flags(op, v))
-}
-
 /// Known CRS expectations we do not meet: (test, reason). None so far.
 const CRS_MISSED: &[(&str, &str)] = &[];
 
+fn crs_detector() -> Detector<'static> {
+    Detector {
+        op: detector(),
+        chain: &CHAIN,
+        family: "REQUEST-941-APPLICATION-ATTACK-XSS",
+        rules: [941100, 941101],
+        targets,
+        missed: CRS_MISSED,
+        show_misses: "XSS_SHOW_MISSES",
+    }
+}
+
 #[test]
 fn crs_941100_941101_regression() {
-    let Some(dir) = crs_tests() else {
-        return;
-    };
-    let op = detector();
-    let xss = dir.join("REQUEST-941-APPLICATION-ATTACK-XSS");
-    let (mut expected, mut detected, mut clean_expected, mut clean) = (0, 0, 0, 0);
-    let mut wrong = Vec::new();
-    for rule in [941100, 941101] {
-        for stage in stages(&xss.join(format!("{rule}.yaml"))) {
-            let hit = rule_flags(&op, rule, &stage);
-            if stage.expect.contains(&rule) {
-                expected += 1;
-                if hit {
-                    detected += 1;
-                } else if !CRS_MISSED.iter().any(|&(n, _)| n == stage.name) {
-                    wrong.push(format!("{} not detected", stage.name));
-                }
-            }
-            if stage.no_expect.contains(&rule) {
-                clean_expected += 1;
-                if hit {
-                    wrong.push(format!("{} flagged", stage.name));
-                } else {
-                    clean += 1;
-                }
-            }
-        }
+    if let Some(dir) = crs_tests() {
+        crs_detector().regression(&dir);
     }
-    println!("941100/941101 expect_ids detected: {detected}/{expected}");
-    println!("941100/941101 no_expect_ids clean: {clean}/{clean_expected}");
-    assert!(expected > 0, "no tests read from {}", xss.display());
-    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// The CRS authors' false-positive guard: wherever any test says 941100
-/// (or 941101) must not fire, its targets pass.
 #[test]
 fn crs_no_expect_anywhere() {
-    let Some(dir) = crs_tests() else {
-        return;
-    };
-    let op = detector();
-    let mut files = Vec::new();
-    yaml_files(&dir, &mut files);
-    let (mut checked, mut flagged) = (0, Vec::new());
-    for file in &files {
-        for stage in stages(file) {
-            for rule in [941100, 941101] {
-                if stage.no_expect.contains(&rule) {
-                    checked += 1;
-                    if rule_flags(&op, rule, &stage) {
-                        flagged.push(format!("{} ({rule})", stage.name));
-                    }
-                }
-            }
-        }
+    if let Some(dir) = crs_tests() {
+        crs_detector().no_expect_anywhere(&dir);
     }
-    println!(
-        "no_expect guards checked: {checked} in {} files",
-        files.len()
-    );
-    assert!(
-        flagged.is_empty(),
-        "flagged despite no_expect_ids: {flagged:#?}"
-    );
 }
 
-/// Informational: how many positive tests of the other 941xxx rules our
-/// detector flags on their ARGS, and how many stages of non-XSS files.
 #[test]
 fn crs_other_rules_informational() {
-    let Some(dir) = crs_tests() else {
-        return;
-    };
-    let op = detector();
-    let xss = dir.join("REQUEST-941-APPLICATION-ATTACK-XSS");
-    let mut files = Vec::new();
-    yaml_files(&xss, &mut files);
-    let (mut total, mut hits) = (0, 0);
-    for file in &files {
-        let stem = file
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let Ok(rule) = stem.parse::<i64>() else {
-            continue;
-        };
-        if rule == 941100 || rule == 941101 {
-            continue;
-        }
-        let (mut t, mut h) = (0, 0);
-        for stage in stages(file).iter().filter(|s| s.expect.contains(&rule)) {
-            t += 1;
-            let args = stage.args();
-            if args.iter().any(|(n, v)| flags(&op, n) || flags(&op, v)) {
-                h += 1;
-            } else if std::env::var_os("XSS_SHOW_MISSES").is_some() {
-                for (_, v) in &args {
-                    let v = String::from_utf8_lossy(&apply_chain(&CHAIN, v)).into_owned();
-                    println!(
-                        "    miss {}: {:?}",
-                        stage.name,
-                        v.chars().take(120).collect::<String>()
-                    );
-                }
-            }
-        }
-        println!("  {rule}: {h}/{t}");
-        total += t;
-        hits += h;
+    if let Some(dir) = crs_tests() {
+        crs_detector().other_rules_informational(&dir);
     }
-    println!("other 941xxx expect_ids tests flagged on ARGS: {hits}/{total}");
-
-    let mut all = Vec::new();
-    yaml_files(&dir, &mut all);
-    let (mut stages_seen, mut other_hits) = (0, Vec::new());
-    for file in all.iter().filter(|f| !f.to_string_lossy().contains("941-")) {
-        for stage in stages(file) {
-            stages_seen += 1;
-            if let Some(v) = targets_941100(&stage).iter().find(|v| flags(&op, v)) {
-                let v = String::from_utf8_lossy(&apply_chain(&CHAIN, v)).into_owned();
-                let short: String = v.chars().take(100).collect();
-                other_hits.push(format!("{}: {short:?}", stage.name));
-            }
-        }
-    }
-    println!(
-        "stages outside 941 flagged on 941100 targets: {}/{stages_seen}: {other_hits:#?}",
-        other_hits.len()
-    );
 }
 
 /// Cheap sanity on what a borrowed chain result looks like.
