@@ -317,6 +317,21 @@ fill_placeholders() {
 # set_placeholder KEY VALUE : define @KEY@ for fill_placeholders.
 set_placeholder() { PLACEHOLDERS[$1]=$2; }
 
+# plain_api_service : the gatehouse YAML of one service (the upstream) with
+# one prefix route /api and no plugins; the scenarios without a feature
+# under test, and the `gatehouse-plain` contender of those with one.
+plain_api_service() {
+    cat <<'EOF'
+services:
+  - name: backend
+    url: http://@UPSTREAM@
+    routes:
+      - name: api
+        paths: [/api]
+        strip_path: false
+EOF
+}
+
 # indent PREFIX : copy stdin to stdout with PREFIX before every line.
 indent() {
     local line

@@ -62,15 +62,7 @@ jwt_scenario() {
 }
 
 scenario_gatehouse_plain_config() {
-    cat <<'EOF'
-services:
-  - name: backend
-    url: http://@UPSTREAM@
-    routes:
-      - name: api
-        paths: [/api]
-        strip_path: false
-EOF
+    plain_api_service
 }
 
 scenario_gatehouse_config() {

@@ -52,15 +52,7 @@ waf_scenario() {
 }
 
 scenario_gatehouse_plain_config() {
-    cat <<'EOF2'
-services:
-  - name: backend
-    url: http://@UPSTREAM@
-    routes:
-      - name: api
-        paths: [/api]
-        strip_path: false
-EOF2
+    plain_api_service
 }
 
 scenario_gatehouse_config() {

@@ -17,15 +17,7 @@ SCENARIO_HEADERS=()
 
 # Gatehouse: everything after the generated `gatehouse:` section.
 scenario_gatehouse_config() {
-    cat <<'EOF'
-services:
-  - name: backend
-    url: http://@UPSTREAM@
-    routes:
-      - name: api
-        paths: [/api]
-        strip_path: false
-EOF
+    plain_api_service
 }
 
 # nginx: location block(s) inside the proxy's server {}. proxy_pass without a
