@@ -81,7 +81,9 @@ impl Transaction {
         // Phase 1 runs the rules the request-free prefix deferred, then
         // goes on from where it stopped.
         let (mut i, deferred) = match engine.prefix.get() {
-            Some(Some(p)) if phase == 1 && self.start > 0 => (p.resume, &p.deferred[..]),
+            // (Set only once the prefix ran: every transaction since
+            // started from it.)
+            Some(Some(p)) if phase == 1 => (p.resume, &p.deferred[..]),
             _ => (0, &[][..]),
         };
         let mut deferred = deferred.iter();
@@ -289,40 +291,21 @@ impl Transaction {
             }
             return result;
         }
-        // The operator's argument, expanded once the first value comes.
-        let mut argument: Option<Option<Cow<'_, [u8]>>> = None;
+        let mut op = LinkTest::new(self, link);
         let mut each = |value: Value<'_>| {
-            let argument = argument.get_or_insert_with(|| {
-                link.operator
-                    .needs_expansion()
-                    .then(|| self.expand(&link.argument))
-            });
-            let mut test = |candidate: &[u8]| -> bool {
-                let hit = match argument {
-                    Some(arg) => link.operator.matches_expanded(candidate, arg),
-                    None => link.operator.matches(candidate, None),
-                };
-                hit != link.negated
-            };
+            let mut test = |candidate: &[u8]| op.test(candidate);
             let hit = if link.multi_match {
                 // The value as it is skips the operator when it lacks the
                 // literals (its bits are known); the forms transformations
                 // make of it are tested as they come (scanning each for
                 // every literal costs more than the operator).
-                let mut first = value.stable;
-                let mut gated = |candidate: &[u8]| -> bool {
-                    let possible = match filter {
-                        Some((f, slot)) if first => prefilter::has(memo.raw(candidate, f).1, slot),
-                        _ => true,
-                    };
-                    first = false;
-                    if possible {
-                        test(candidate)
-                    } else {
-                        link.negated
+                let as_is = match filter {
+                    Some((f, slot)) if value.stable => {
+                        (!prefilter::has(memo.raw(&value.value, f).1, slot)).then_some(link.negated)
                     }
+                    _ => None,
                 };
-                multi_match(&link.transforms, &value.value, &mut gated)
+                multi_match(&link.transforms, &value.value, as_is, &mut test)
             } else if let (true, Some(chain)) = (value.stable, chain) {
                 let triggers = self.chain_triggers(chain);
                 let (t, bits) = memo.lookup(
@@ -471,6 +454,39 @@ impl Transaction {
     }
 }
 
+/// A link's operator on candidate values; its argument's macros are
+/// expanded when the first value comes (TX does not change within a link).
+pub(super) struct LinkTest<'a> {
+    tx: &'a Transaction,
+    link: &'a Link,
+    argument: Option<Option<Cow<'a, [u8]>>>,
+}
+
+impl<'a> LinkTest<'a> {
+    pub(super) fn new(tx: &'a Transaction, link: &'a Link) -> LinkTest<'a> {
+        LinkTest {
+            tx,
+            link,
+            argument: None,
+        }
+    }
+
+    /// Whether the link matches `candidate` (negation applied).
+    pub(super) fn test(&mut self, candidate: &[u8]) -> bool {
+        let (tx, link) = (self.tx, self.link);
+        let argument = self.argument.get_or_insert_with(|| {
+            link.operator
+                .needs_expansion()
+                .then(|| tx.expand(&link.argument))
+        });
+        let hit = match argument {
+            Some(arg) => link.operator.matches_expanded(candidate, arg),
+            None => link.operator.matches(candidate, None),
+        };
+        hit != link.negated
+    }
+}
+
 /// The rule's disruptive action with `block` resolved to the default.
 fn resolved(rule: &CompiledRule) -> &Disruptive {
     match &rule.disruptive {
@@ -481,13 +497,17 @@ fn resolved(rule: &CompiledRule) -> &Disruptive {
 
 /// `multiMatch`: the operator runs on the value before any transformation
 /// and after each one that changed it.
+/// `as_is`: the verdict on the value as it is when the prefilter already
+/// knows it (it lacks the operator's literals), so the operator need not
+/// run on it.
 pub(super) fn multi_match(
     chain: &[Transform],
     value: &[u8],
+    as_is: Option<bool>,
     test: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Option<Vec<u8>> {
     let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
-    if test(&current) {
+    if as_is.unwrap_or_else(|| test(&current)) {
         return Some(current.into_owned());
     }
     // Classes of the value as it is now: a transformation that changed it

@@ -3,11 +3,11 @@
 //! prefilter bits known by id, and per (list, chain) each value's bits,
 //! so a rule looks only at the values that hold one of its literals.
 
+use super::eval::LinkTest;
 use super::memo::{GroupValue, Memo, SubValues};
 use super::prefilter::{self, Prefilter};
 use super::Transaction;
 use crate::compile::{CompiledRule, Key, Link, VariableRef};
-use std::borrow::Cow;
 use std::sync::Arc;
 
 /// A target list as one link sees it: its values, the keys `ctl` removed
@@ -140,7 +140,7 @@ impl Transaction {
             pair_bits,
         } = input;
         let mut matched = Vec::new();
-        let mut argument: Option<Option<Cow<'_, [u8]>>> = None;
+        let mut op = LinkTest::new(self, link);
         // multiMatch: the value held while the memo changes.
         let mut bytes = Vec::new();
         let triggers = self.chain_triggers(chain);
@@ -165,35 +165,14 @@ impl Transaction {
                     continue;
                 }
             }
-            let argument = argument.get_or_insert_with(|| {
-                link.operator
-                    .needs_expansion()
-                    .then(|| self.expand(&link.argument))
-            });
-            let argument = argument.as_deref();
-            let test = |candidate: &[u8]| -> bool {
-                let hit = match argument {
-                    Some(arg) => link.operator.matches_expanded(candidate, arg),
-                    None => link.operator.matches(candidate, None),
-                };
-                hit != link.negated
-            };
+            let mut test = |candidate: &[u8]| op.test(candidate);
             let hit = if link.multi_match {
-                let possible =
-                    filter.is_none_or(|(f, slot)| prefilter::has(memo.raw_id(v.id, f).1, slot));
+                let as_is = filter.and_then(|(f, slot)| {
+                    (!prefilter::has(memo.raw_id(v.id, f).1, slot)).then_some(link.negated)
+                });
                 bytes.clear();
                 bytes.extend_from_slice(memo.bytes(v.id));
-                let mut first = true;
-                let mut gated = |candidate: &[u8]| -> bool {
-                    let skip = first && !possible;
-                    first = false;
-                    if skip {
-                        link.negated
-                    } else {
-                        test(candidate)
-                    }
-                };
-                super::eval::multi_match(&link.transforms, &bytes, &mut gated)
+                super::eval::multi_match(&link.transforms, &bytes, as_is, &mut test)
             } else {
                 let (t, b) =
                     memo.lookup_id(v.id, chain, triggers, &link.transforms, filter.map(|f| f.0));
@@ -221,21 +200,11 @@ impl Transaction {
     }
 }
 
-/// `COLLECTION:key` or `COLLECTION`, as `Value::name`.
+/// The value's `MATCHED_VAR_NAME`.
 fn name(link: &Link, v: &GroupValue, memo: &Memo) -> String {
     let collection = link
         .variables
         .get(usize::from(v.variable))
         .map_or("", |r| r.var.name());
-    match v.key {
-        Some(k) => {
-            let key = String::from_utf8_lossy(memo.bytes(k));
-            let mut name = String::with_capacity(collection.len() + 1 + key.len());
-            name.push_str(collection);
-            name.push(':');
-            name.push_str(&key);
-            name
-        }
-        None => collection.to_string(),
-    }
+    super::targets::var_name(collection, v.key.map(|k| memo.bytes(k)))
 }

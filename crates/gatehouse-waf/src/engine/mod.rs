@@ -213,7 +213,6 @@ impl Engine {
             t.tx = p.tx.clone();
             t.tx.reserve(self.tx_names.saturating_sub(t.tx.len()));
             t.highest_severity = p.highest_severity;
-            t.start = p.resume;
         }
         t
     }
@@ -247,7 +246,6 @@ impl Engine {
             memo: memo::Memo::take(),
             unions: vec![None; self.pair_groups.len()],
             group_raw: vec![None; self.group_body.len()],
-            start: 0,
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -326,8 +324,6 @@ pub struct Transaction {
     unions: Vec<Option<u32>>,
     /// Per target group: the byte classes of all its values as they are.
     group_raw: Vec<Option<u32>>,
-    /// The phase-1 rule evaluation starts at (see `prefix`).
-    start: usize,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is

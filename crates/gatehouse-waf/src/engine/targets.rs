@@ -21,17 +21,22 @@ pub struct Value<'a> {
 impl Value<'_> {
     /// `COLLECTION:key` or `COLLECTION`.
     pub fn name(&self) -> String {
-        match &self.key {
-            Some(k) => {
-                let key = String::from_utf8_lossy(k);
-                let mut name = String::with_capacity(self.collection.len() + 1 + key.len());
-                name.push_str(self.collection);
-                name.push(':');
-                name.push_str(&key);
-                name
-            }
-            None => self.collection.to_string(),
+        var_name(self.collection, self.key.as_deref())
+    }
+}
+
+/// `COLLECTION:key` or `COLLECTION`: a matched value's name.
+pub(super) fn var_name(collection: &str, key: Option<&[u8]>) -> String {
+    match key {
+        Some(k) => {
+            let key = String::from_utf8_lossy(k);
+            let mut name = String::with_capacity(collection.len() + 1 + key.len());
+            name.push_str(collection);
+            name.push(':');
+            name.push_str(&key);
+            name
         }
+        None => collection.to_string(),
     }
 }
 
