@@ -488,7 +488,7 @@ impl<'a> LinkTest<'a> {
 }
 
 /// The rule's disruptive action with `block` resolved to the default.
-fn resolved(rule: &CompiledRule) -> &Disruptive {
+pub(super) fn resolved(rule: &CompiledRule) -> &Disruptive {
     match &rule.disruptive {
         Disruptive::Block => &rule.block_action,
         d => d,

@@ -3,6 +3,7 @@
 //! thing every time. They are run once, on the first transaction, and
 //! every transaction starts from what they left.
 
+use super::eval::resolved;
 use super::memo::Memo;
 use super::{Engine, Transaction};
 use crate::collection::{Collection, Macro};
@@ -23,18 +24,34 @@ pub(super) struct Prefix {
     pub deferred: Vec<usize>,
 }
 
+/// Whether every macro of `text` names a collection `ok` accepts.
+fn macros_all(text: &str, ok: fn(&str) -> bool) -> bool {
+    let mut all = true;
+    crate::collection::expand(text, &mut |m: &Macro<'_>| {
+        all &= ok(m.collection.as_str());
+        None
+    });
+    all
+}
+
 /// Whether a macro text refers only to TX, the rule's own matches or the
 /// rule itself.
 fn request_free(text: &str) -> bool {
-    let mut ok = true;
-    crate::collection::expand(text, &mut |m: &Macro<'_>| {
-        ok &= matches!(
-            m.collection.as_str(),
-            "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME" | "RULE"
-        );
-        None
-    });
-    ok
+    macros_all(text, |c| {
+        matches!(c, "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME" | "RULE")
+    })
+}
+
+/// Whether a macro text reads nothing TX holds.
+fn tx_free(text: &str) -> bool {
+    macros_all(text, |c| {
+        !matches!(c, "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME")
+    })
+}
+
+/// Whether the rule, matching, only passes (`block` as its default says).
+fn passes(rule: &CompiledRule) -> bool {
+    matches!(resolved(rule), Disruptive::Pass)
 }
 
 /// A rule whose outcome depends on nothing but TX: it reads only TX (or
@@ -65,33 +82,18 @@ fn request_free_rule(rule: &CompiledRule) -> bool {
 /// changes no engine mode and only passes.
 fn independent_rule(rule: &CompiledRule) -> bool {
     use crate::compile::Ctl;
-    let no_tx = |t: &str| {
-        let mut ok = true;
-        crate::collection::expand(t, &mut |m: &Macro<'_>| {
-            ok &= !matches!(
-                m.collection.as_str(),
-                "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME"
-            );
-            None
-        });
-        ok
-    };
-    let passes = match &rule.disruptive {
-        Disruptive::Block => matches!(rule.block_action, Disruptive::Pass),
-        d => matches!(d, Disruptive::Pass),
-    };
-    passes
+    passes(rule)
         && rule.skip.is_none()
         && rule.skip_after.is_none()
-        && rule.msg.as_deref().is_none_or(no_tx)
-        && rule.logdata.as_deref().is_none_or(no_tx)
+        && rule.msg.as_deref().is_none_or(tx_free)
+        && rule.logdata.as_deref().is_none_or(tx_free)
         && rule.links.iter().all(|l| {
             !l.capture
                 && l.variables.iter().all(|v| v.var != Var::Tx)
-                && no_tx(&l.argument)
+                && tx_free(&l.argument)
                 && l.setvars
                     .iter()
-                    .all(|s| s.collection != "tx" && no_tx(&s.name) && no_tx(s.operand()))
+                    .all(|s| s.collection != "tx" && tx_free(&s.name) && tx_free(s.operand()))
                 && l.ctls.iter().all(|c| {
                     matches!(
                         c,
@@ -150,11 +152,7 @@ impl Engine {
                 i += 1;
                 continue;
             }
-            let pass = match &rule.disruptive {
-                Disruptive::Block => matches!(rule.block_action, Disruptive::Pass),
-                d => matches!(d, Disruptive::Pass),
-            };
-            if !pass || rule.log {
+            if !passes(rule) || rule.log {
                 // It would stop the request or log: it runs per request.
                 (t.tx, t.highest_severity) = before;
                 break;
