@@ -342,3 +342,44 @@ fn request_free_opening_rules_behave_as_if_run_per_request() {
         );
     }
 }
+
+#[test]
+fn rules_decided_by_settled_tx_behave_as_if_evaluated() {
+    // Rule 2 reads a TX entry only the opening rules write: the same
+    // outcome every request (the CRS's paranoia gates).
+    let gate = "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.level=1\"\n\
+         SecRule TX:level \"@lt 2\" \"id:2,phase:2,pass,nolog,skipAfter:END\"\n\
+         SecRule TX:level \"@eq 7\" \"id:3,phase:2,deny,status:500\"\n\
+         SecRule ARGS \"@contains evil\" \"id:4,phase:2,deny\"\n\
+         SecMarker END\n\
+         SecRule ARGS \"@contains bad\" \"id:5,phase:2,deny,status:418\"\n";
+    let e = engine(gate);
+    for _ in 0..2 {
+        assert_eq!(status(&run(&e, &get("/?q=evil"))), None, "4 skipped");
+        assert_eq!(status(&run(&e, &get("/?q=bad"))), Some(418));
+    }
+    // A later rule may change it per request: evaluated each time.
+    let e = engine(&format!(
+        "{gate}SecRule ARGS:lvl \"@streq 3\" \"id:6,phase:1,pass,nolog,setvar:tx.level=3\"\n"
+    ));
+    for _ in 0..2 {
+        assert_eq!(status(&run(&e, &get("/?q=evil"))), None);
+        assert_eq!(status(&run(&e, &get("/?lvl=3&q=evil"))), Some(403));
+    }
+    // So may a rule naming it through a macro, and one setting it to 7.
+    let e = engine(&format!(
+        "{gate}SecRule ARGS:name \"@rx ^(\\w+)$\" \"id:7,phase:1,pass,nolog,capture,setvar:tx.%{{tx.1}}=7\"\n"
+    ));
+    for _ in 0..2 {
+        assert_eq!(status(&run(&e, &get("/?name=other"))), None);
+        assert_eq!(status(&run(&e, &get("/?name=level"))), Some(500));
+    }
+    // A request that removes the gate's target gets the rule evaluated.
+    let e = engine(&format!(
+        "{gate}SecRule REQUEST_URI \"@beginsWith /x\" \"id:8,phase:1,pass,nolog,ctl:ruleRemoveTargetById=2;TX:level\"\n"
+    ));
+    for _ in 0..2 {
+        assert_eq!(status(&run(&e, &get("/y?q=evil"))), None);
+        assert_eq!(status(&run(&e, &get("/x?q=evil"))), Some(403));
+    }
+}

@@ -128,7 +128,67 @@ vars! {
 #[derive(Debug, Clone)]
 pub enum Key {
     Name(String),
-    Regex(Regex),
+    Regex(KeyRegex),
+}
+
+/// A `/regex/` selector with the literal every selected key must hold:
+/// `TX:/^header_name_920450_/` is tested against every TX key of the
+/// request, and a byte comparison settles nearly all of them.
+#[derive(Debug, Clone)]
+pub struct KeyRegex {
+    re: Regex,
+    /// Lowercase; `true` when the key must start with it.
+    required: Option<(bool, Vec<u8>)>,
+}
+
+impl KeyRegex {
+    pub fn new(pattern: &str) -> Result<KeyRegex, regex::Error> {
+        let re = regex::bytes::RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .build()?;
+        Ok(KeyRegex {
+            re,
+            required: required_literal(pattern),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.re.as_str()
+    }
+
+    pub fn is_match(&self, key: &[u8]) -> bool {
+        let holds = match &self.required {
+            Some((true, lit)) => {
+                key.len() >= lit.len() && key[..lit.len()].eq_ignore_ascii_case(lit)
+            }
+            Some((false, lit)) => key.windows(lit.len()).any(|w| w.eq_ignore_ascii_case(lit)),
+            None => true,
+        };
+        holds && self.re.is_match(key)
+    }
+}
+
+/// The plain text a pattern opens with (after an optional `^`), when no
+/// alternation can bypass it: every match contains it (at the start when
+/// anchored). A character a quantifier follows is not required.
+fn required_literal(pattern: &str) -> Option<(bool, Vec<u8>)> {
+    if pattern.contains('|') {
+        return None;
+    }
+    let (anchored, rest) = match pattern.strip_prefix('^') {
+        Some(r) => (true, r),
+        None => (false, pattern),
+    };
+    let bytes = rest.as_bytes();
+    let run = bytes
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/' | b':' | b'='))
+        .count();
+    let run = match bytes.get(run) {
+        Some(b'?' | b'*' | b'{') => run.saturating_sub(1),
+        _ => run,
+    };
+    (run >= 2).then(|| (anchored, bytes[..run].to_ascii_lowercase()))
 }
 
 impl Key {
@@ -170,12 +230,9 @@ fn key(var: &Var, selector: &Selector) -> Result<Key, String> {
         Selector::Name(n) if *var == Var::Xml => Key::Name(n.clone()),
         Selector::Name(n) => Key::Name(n.to_ascii_lowercase()),
         // Keys are case-insensitive in ModSecurity, regex keys included.
-        Selector::Regex(r) => Key::Regex(
-            regex::bytes::RegexBuilder::new(r)
-                .case_insensitive(true)
-                .build()
-                .map_err(|e| format!("invalid target regex `/{r}/`: {e}"))?,
-        ),
+        Selector::Regex(r) => {
+            Key::Regex(KeyRegex::new(r).map_err(|e| format!("invalid target regex `/{r}/`: {e}"))?)
+        }
     })
 }
 
@@ -237,4 +294,66 @@ pub fn parse_target(text: &str) -> Result<VariableRef, String> {
         count: false,
         exclusions: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_literal_is_what_every_match_contains() {
+        let lit = |p: &str| {
+            required_literal(p).map(|(a, l)| (a, String::from_utf8(l).unwrap_or_default()))
+        };
+        assert_eq!(
+            lit("^header_name_920450_"),
+            Some((true, "header_name_920450_".into()))
+        );
+        assert_eq!(
+            lit("paramcounter_.*"),
+            Some((false, "paramcounter_".into()))
+        );
+        assert_eq!(
+            lit("MULTIPART_HEADERS_CONTENT_TYPES_*"),
+            Some((false, "multipart_headers_content_types".into()))
+        );
+        assert_eq!(lit("^ab?c"), None);
+        assert_eq!(lit("^abc{0,2}x"), Some((true, "ab".into())));
+        assert_eq!(lit("^abc|^xyz"), None);
+        assert_eq!(lit("(?i)abc"), None);
+        assert_eq!(lit("\\d+abc"), None);
+    }
+
+    #[test]
+    fn key_regex_selects_as_the_regex_does() {
+        let keys: [&[u8]; 8] = [
+            b"header_name_920450_host",
+            b"HEADER_NAME_920450_X",
+            b"x_header_name_920450_",
+            b"header_name_92045",
+            b"paramcounter_a",
+            b"a_PARAMCOUNTER_b",
+            b"multipart_headers_content_types_1",
+            b"",
+        ];
+        for p in [
+            "^header_name_920450_",
+            "paramcounter_.*",
+            "MULTIPART_HEADERS_CONTENT_TYPES_*",
+            "^abc{0,2}x",
+            "ab+",
+        ] {
+            let k = KeyRegex::new(p).unwrap_or_else(|e| panic!("{e}"));
+            let plain = regex::bytes::RegexBuilder::new(p)
+                .case_insensitive(true)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"));
+            for key in keys {
+                assert_eq!(k.is_match(key), plain.is_match(key), "{p} on {key:?}");
+            }
+        }
+        let k = KeyRegex::new("^header_name_920450_").unwrap_or_else(|e| panic!("{e}"));
+        assert!(k.is_match(b"Header_Name_920450_accept"));
+        assert!(!k.is_match(b"header_name_920451_accept"));
+    }
 }

@@ -3,6 +3,7 @@
 use super::groups::GroupInput;
 use super::memo::Memo;
 use super::prefilter::{self, Prefilter};
+use super::settled::Settled;
 use super::targets::Value;
 use super::{Action, Engine, Intervention, Match, Scope, Transaction};
 use crate::collection::SetVar;
@@ -11,6 +12,11 @@ use crate::parse::EngineMode;
 use crate::request::BodyProcessor;
 use crate::transform::{apply_chain, byte_classes, Transform};
 use std::borrow::Cow;
+use std::sync::{Arc, LazyLock};
+
+/// TX:0..TX:9, the names captures are kept under (ModSecurity keeps ten).
+pub(super) static CAPTURE_NAMES: LazyLock<[Arc<str>; 10]> =
+    LazyLock::new(|| std::array::from_fn(|i| Arc::from(i.to_string())));
 
 /// What a link's values did.
 pub(super) struct LinkResult {
@@ -100,7 +106,7 @@ impl Transaction {
                 break;
             };
             if self.removed.iter().any(|s| s.covers(rule))
-                || !self.eval_rule(engine, rule, (phase, at), memo)
+                || !self.matches_rule(engine, rule, (phase, at), memo)
             {
                 continue;
             }
@@ -146,6 +152,26 @@ impl Transaction {
         None
     }
 
+    /// Whether the rule matched: known ahead for settled rules (unless a
+    /// `ctl` removed targets), evaluated otherwise.
+    fn matches_rule(
+        &mut self,
+        engine: &Engine,
+        rule: &CompiledRule,
+        at: (u8, usize),
+        memo: &mut Memo,
+    ) -> bool {
+        let settled = match engine.prefix.get() {
+            Some(Some(p)) if self.removed_targets.is_empty() => p.settled(at.0, at.1),
+            _ => None,
+        };
+        match settled {
+            Some(Settled::Never) => false,
+            Some(Settled::Always) => true,
+            None => self.eval_rule(engine, rule, at, memo),
+        }
+    }
+
     /// Evaluates a rule and its chain; on a full match runs the actions of
     /// every link (setvar, ctl...) and records the match.
     pub(super) fn eval_rule(
@@ -177,7 +203,7 @@ impl Transaction {
             let group = groups.and_then(|g| g.get(i)).copied().flatten();
             let keep = keeps || link.capture;
             let list = match (group, chain) {
-                (Some((g, _)), Some(_)) => self.group_values(g as usize, link, memo),
+                (Some((g, _)), Some(_)) => self.group_values(engine, g as usize, link, memo),
                 _ => None,
             };
             let matched = match (list, group, chain) {
@@ -353,13 +379,14 @@ impl Transaction {
 
     /// TX:0..9 from a capturing match.
     fn set_captures(&mut self, caps: Vec<Vec<u8>>) {
-        const GROUPS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-        for name in GROUPS {
+        let names = &*CAPTURE_NAMES;
+        for name in names.iter().take(self.capture_high).skip(caps.len()) {
             self.tx.remove(name);
         }
-        for (name, c) in GROUPS.iter().zip(caps) {
-            self.tx.set(name, c);
+        for (name, c) in names.iter().zip(&caps) {
+            self.tx.set_bytes(name, Some(name), c);
         }
+        self.capture_high = caps.len().min(names.len());
     }
 
     fn run_actions(&mut self, link: &Link) {
@@ -395,6 +422,9 @@ impl Transaction {
         };
         let now = self.now;
         if s.collection == "tx" {
+            if name.len() == 1 && name.as_bytes()[0].is_ascii_digit() {
+                self.capture_high = CAPTURE_NAMES.len();
+            }
             s.apply(&mut self.tx, &name, &operand, now);
             return;
         }

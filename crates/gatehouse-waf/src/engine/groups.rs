@@ -6,7 +6,7 @@
 use super::eval::LinkTest;
 use super::memo::{GroupValue, Memo, SubValues};
 use super::prefilter::{self, Prefilter};
-use super::Transaction;
+use super::{Engine, Transaction};
 use crate::compile::{CompiledRule, Key, Link, VariableRef};
 use std::sync::Arc;
 
@@ -26,6 +26,7 @@ impl Transaction {
     /// `None` when one is not request data that stays put.
     pub(super) fn group_values(
         &self,
+        engine: &Engine,
         g: usize,
         link: &Link,
         memo: &mut Memo,
@@ -33,7 +34,6 @@ impl Transaction {
         if let Some(list) = memo.group(g) {
             return Some(list);
         }
-        let engine = self.engine.clone();
         let refs = engine.group_refs.get(g)?;
         let mut out = Vec::new();
         for (i, (v, r)) in link.variables.iter().zip(refs).enumerate() {

@@ -11,10 +11,12 @@ mod macros;
 mod memo;
 mod prefilter;
 mod prefix;
+mod settled;
 mod targets;
 
 pub use targets::Value;
 
+use eval::CAPTURE_NAMES;
 use layout::{auto_collections, chain_ids, tag_patterns, target_groups, Groups, PerLink, PerLink0};
 
 use crate::collection::{Collection, PersistentStore};
@@ -242,6 +244,7 @@ impl Engine {
             started: Instant::now(),
             unique_id: unique_id.to_string(),
             highest_severity: 255,
+            capture_high: CAPTURE_NAMES.len(),
             rule: None,
             memo: memo::Memo::take(),
             unions: vec![None; self.pair_groups.len()],
@@ -315,6 +318,9 @@ pub struct Transaction {
     started: Instant,
     unique_id: String,
     highest_severity: u8,
+    /// TX:0..this may hold captures (or digits a `setvar` wrote); the
+    /// rest are known absent, so a new capture removes no more.
+    capture_high: usize,
     /// The rule being evaluated (phase, index), for `%{rule.*}` macros.
     rule: Option<(u8, usize)>,
     /// Transformed request values of this phase (see `eval`).

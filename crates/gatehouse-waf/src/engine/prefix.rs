@@ -5,6 +5,7 @@
 
 use super::eval::resolved;
 use super::memo::Memo;
+use super::settled::Settled;
 use super::{Engine, Transaction};
 use crate::collection::{Collection, Macro};
 use crate::compile::{CompiledRule, Disruptive, Var};
@@ -22,6 +23,15 @@ pub(super) struct Prefix {
     /// prefix reads or writes (modsecurity.conf's body-processor rules):
     /// they run first, then evaluation goes on from `resume`.
     pub deferred: Vec<usize>,
+    /// Per phase and rule: the outcome of rules the prefix's TX decides.
+    pub settled: [Vec<Option<Settled>>; 5],
+}
+
+impl Prefix {
+    pub fn settled(&self, phase: u8, at: usize) -> Option<Settled> {
+        let p = self.settled.get(usize::from(phase).checked_sub(1)?)?;
+        p.get(at).copied().flatten()
+    }
 }
 
 /// Whether every macro of `text` names a collection `ok` accepts.
@@ -50,7 +60,7 @@ fn tx_free(text: &str) -> bool {
 }
 
 /// Whether the rule, matching, only passes (`block` as its default says).
-fn passes(rule: &CompiledRule) -> bool {
+pub(super) fn passes(rule: &CompiledRule) -> bool {
     matches!(resolved(rule), Disruptive::Pass)
 }
 
@@ -165,17 +175,19 @@ impl Engine {
             deferred.pop();
             i -= 1;
         }
-        if std::env::var_os("ZP").is_some() {
-            eprintln!(
-                "prefix resume={i} deferred={deferred:?} stop={:?}",
-                rules.get(i).map(|r| r.id)
-            );
+        if i == 0 {
+            return None;
         }
-        (i > 0).then_some(Prefix {
+        let settled = t.settle(
+            |phase, at| phase != 1 || at >= i || deferred.contains(&at),
+            &mut memo,
+        );
+        Some(Prefix {
             tx: std::mem::take(&mut t.tx),
             highest_severity: t.highest_severity,
             resume: i,
             deferred,
+            settled,
         })
     }
 }

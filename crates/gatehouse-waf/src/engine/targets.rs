@@ -362,17 +362,19 @@ impl Transaction {
             }
             return;
         }
-        let mut entries: Vec<(&str, &[u8])> = c.iter(self.now).collect();
+        // Selected first: a regex selector picks a few of TX's many keys.
+        let mut entries: Vec<(&str, &[u8])> = c
+            .iter(self.now)
+            .filter(|(k, _)| selected(r, extra, k.as_bytes()))
+            .collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (k, value) in entries {
-            if selected(r, extra, k.as_bytes()) {
-                out(Value {
-                    collection: name,
-                    key: Some(Cow::Borrowed(k.as_bytes())),
-                    value: Cow::Borrowed(value),
-                    stable: false,
-                });
-            }
+            out(Value {
+                collection: name,
+                key: Some(Cow::Borrowed(k.as_bytes())),
+                value: Cow::Borrowed(value),
+                stable: false,
+            });
         }
     }
 

@@ -78,6 +78,16 @@ fn run(regex: &Regex, value: &[u8], captures: Option<&mut Vec<Vec<u8>>>) -> bool
         return regex.is_match(value);
     };
     out.clear();
+    // No groups: the match itself is TX:0, one search.
+    if regex.captures_len() == 1 {
+        return match regex.find(value) {
+            Some(m) => {
+                out.push(m.as_bytes().to_vec());
+                true
+            }
+            None => false,
+        };
+    }
     // The lazy DFA answers most values (no match) far faster than a
     // capturing search: only a match pays for the groups.
     if !regex.is_match(value) {

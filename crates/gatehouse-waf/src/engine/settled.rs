@@ -1,0 +1,158 @@
+//! Rules that TX alone decides, on TX names no rule writes once the
+//! request-free prefix has run (the CRS's paranoia-level gates: about 75
+//! per request at PL1). Their outcome is the same for every request, so it
+//! is worked out once, on the prefix's TX.
+
+use super::memo::Memo;
+use super::prefix::passes;
+use super::Transaction;
+use crate::collection::has_macros;
+use crate::compile::{CompiledRule, Key, Link, Var};
+use std::collections::HashSet;
+
+/// What a settled rule does on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settled {
+    /// Its first link never matches: the rule does nothing.
+    Never,
+    /// Every link matches and it has no actions: only its flow (`skip`,
+    /// `skipAfter`) remains.
+    Always,
+}
+
+/// TX names rules may write per request: exact names, and for names a
+/// macro builds, the text before the macro.
+struct Written {
+    names: HashSet<String>,
+    prefixes: Vec<String>,
+}
+
+impl Written {
+    fn add(&mut self, name: &str) {
+        let name = name.to_ascii_lowercase();
+        match name.find("%{") {
+            Some(at) => self.prefixes.push(name[..at].to_string()),
+            None => {
+                self.names.insert(name);
+            }
+        }
+    }
+
+    fn may_write(&self, name: &str) -> bool {
+        self.names.contains(name) || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+    }
+
+    /// What `rules` write. Expiry counts wherever it is set: a TX entry
+    /// that expires reads differently as time passes.
+    fn of<'r>(rules: impl Iterator<Item = (&'r CompiledRule, bool)>) -> Written {
+        let mut w = Written {
+            names: HashSet::new(),
+            prefixes: Vec::new(),
+        };
+        for (rule, per_request) in rules {
+            for l in &rule.links {
+                for (target, _) in &l.expirevars {
+                    if let Some(name) = tx_name(target) {
+                        w.add(name);
+                    }
+                }
+                if !per_request {
+                    continue;
+                }
+                if l.capture {
+                    (0..10).for_each(|d| w.add(&d.to_string()));
+                }
+                for s in l.setvars.iter().filter(|s| s.collection == "tx") {
+                    w.add(&s.name);
+                }
+            }
+        }
+        w
+    }
+}
+
+fn tx_name(target: &str) -> Option<&str> {
+    let (collection, name) = target.split_once('.')?;
+    collection.eq_ignore_ascii_case("tx").then_some(name)
+}
+
+/// A link that reads named TX entries nobody writes, with a fixed argument.
+fn reads_settled_tx(l: &Link, written: &Written) -> bool {
+    !l.variables.is_empty()
+        && !has_macros(&l.argument)
+        && l.variables.iter().all(|v| {
+            v.var == Var::Tx
+                && v.exclusions.is_empty()
+                && matches!(&v.selector, Some(Key::Name(n)) if !written.may_write(n))
+        })
+}
+
+fn no_actions(l: &Link) -> bool {
+    !l.capture
+        && l.setvars.is_empty()
+        && l.expirevars.is_empty()
+        && l.initcols.is_empty()
+        && l.ctls.is_empty()
+}
+
+impl Transaction {
+    /// Per phase and rule, what the settled rules do. `per_request(phase,
+    /// index)` says whether a rule still runs per request (the prefix's
+    /// own rules do not). `self` holds the prefix's TX.
+    pub(super) fn settle(
+        &self,
+        per_request: impl Fn(u8, usize) -> bool,
+        memo: &mut Memo,
+    ) -> [Vec<Option<Settled>>; 5] {
+        let engine = self.engine.clone();
+        let all = (1..=5u8).flat_map(|p| {
+            let per_request = &per_request;
+            engine
+                .rules
+                .phase(p)
+                .iter()
+                .enumerate()
+                .map(move |(i, r)| (r, per_request(p, i)))
+        });
+        let written = Written::of(all);
+        std::array::from_fn(|p| {
+            let phase = p as u8 + 1;
+            engine
+                .rules
+                .phase(phase)
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| {
+                    if !per_request(phase, i) {
+                        return None;
+                    }
+                    self.settled(rule, &written, memo)
+                })
+                .collect()
+        })
+    }
+
+    fn settled(&self, rule: &CompiledRule, written: &Written, memo: &mut Memo) -> Option<Settled> {
+        let matches = |l: &Link, memo: &mut Memo| {
+            !self
+                .eval_link(rule, l, None, None, false, memo)
+                .matched
+                .is_empty()
+        };
+        let first = rule.links.first()?;
+        if !reads_settled_tx(first, written) {
+            return None;
+        }
+        if !matches(first, memo) {
+            return Some(Settled::Never);
+        }
+        let flow_only = !rule.log
+            && rule.severity.is_none()
+            && passes(rule)
+            && rule
+                .links
+                .iter()
+                .all(|l| no_actions(l) && reads_settled_tx(l, written));
+        (flow_only && rule.links.iter().all(|l| matches(l, memo))).then_some(Settled::Always)
+    }
+}
