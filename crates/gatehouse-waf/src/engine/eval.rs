@@ -3,6 +3,7 @@
 use super::groups::GroupInput;
 use super::memo::Memo;
 use super::prefilter::{self, Prefilter};
+use super::prefix::Hot;
 use super::settled::Settled;
 use super::targets::Value;
 use super::{Action, Engine, Intervention, Match, Scope, Transaction};
@@ -153,7 +154,9 @@ impl Transaction {
     }
 
     /// Whether the rule matched: known ahead for settled rules (unless a
-    /// `ctl` removed targets), evaluated otherwise.
+    /// `ctl` removed targets), and for rules whose first link's target
+    /// list, already scanned, holds none of its literals; evaluated
+    /// otherwise.
     fn matches_rule(
         &mut self,
         engine: &Engine,
@@ -161,15 +164,25 @@ impl Transaction {
         at: (u8, usize),
         memo: &mut Memo,
     ) -> bool {
-        let settled = match engine.prefix.get() {
-            Some(Some(p)) if self.removed_targets.is_empty() => p.settled(at.0, at.1),
-            _ => None,
-        };
-        match settled {
-            Some(Settled::Never) => false,
-            Some(Settled::Always) => true,
-            None => self.eval_rule(engine, rule, at, memo),
+        if let Some(Some(hot)) = engine
+            .prefix
+            .get()
+            .map(|p| p.as_ref().and_then(|p| p.hot(at.0, at.1)))
+        {
+            match hot.settled {
+                Some(Settled::Never) if self.removed_targets.is_empty() => return false,
+                Some(Settled::Always) if self.removed_targets.is_empty() => return true,
+                _ => {}
+            }
+            if hot.pair != Hot::NONE {
+                if let Some(Some(b)) = self.unions.get(hot.pair as usize) {
+                    if !prefilter::has(memo.bitset(*b), hot.slot) {
+                        return false;
+                    }
+                }
+            }
         }
+        self.eval_rule(engine, rule, at, memo)
     }
 
     /// Evaluates a rule and its chain; on a full match runs the actions of
@@ -184,23 +197,14 @@ impl Transaction {
         self.rule = Some(at);
         self.matched.clear();
         let phase = usize::from(at.0) - 1;
-        let chains = engine.chains.get(phase).and_then(|p| p.get(at.1));
-        let slots = engine.slots.get(phase).and_then(|p| p.get(at.1));
-        let groups = engine.groups.get(phase).and_then(|p| p.get(at.1));
-        let keeps = engine
-            .keeps
-            .get(phase)
-            .and_then(|p| p.get(at.1))
-            .copied()
-            .unwrap_or(true);
+        let (infos, keeps) = engine.table.rule(phase, at.1);
         for (i, link) in rule.links.iter().enumerate() {
-            let chain = chains.and_then(|c| c.get(i)).copied();
-            let filter = slots
-                .and_then(|s| s.get(i))
-                .copied()
-                .flatten()
+            let info = infos.get(i).copied().unwrap_or_default();
+            let chain = info.chain;
+            let filter = info
+                .slot
                 .and_then(|slot| engine.prefilter.as_ref().map(|f| (f, slot)));
-            let group = groups.and_then(|g| g.get(i)).copied().flatten();
+            let group = info.group;
             let keep = keeps || link.capture;
             let list = match (group, chain) {
                 (Some((g, _)), Some(_)) => self.group_values(engine, g as usize, link, memo),

@@ -159,6 +159,65 @@ pub(super) type PerLink<T> = [Vec<Vec<T>>; 5];
 /// A value per phase and rule.
 pub(super) type PerLink0<T> = [Vec<T>; 5];
 
+/// What evaluation needs to know of one link.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LinkInfo {
+    /// Its transformation chain's id.
+    pub chain: Option<u32>,
+    /// Its literal slot in the prefilter.
+    pub slot: Option<u32>,
+    /// Its (target list, list and chain pair) ids.
+    pub group: Option<(u32, u32)>,
+}
+
+/// `LinkInfo` of every link, one flat table per phase in rule order, so
+/// a rule visit reads neighbouring memory instead of a list per rule and
+/// table (which, between requests, leave the caches).
+pub(super) struct LinkTable {
+    /// Per phase and rule: its first entry, and whether it keeps matches.
+    rules: [Vec<(u32, bool)>; 5],
+    links: [Vec<LinkInfo>; 5],
+}
+
+impl LinkTable {
+    pub fn new(
+        chains: &PerLink<u32>,
+        slots: &crate::engine::prefilter::LinkSlots,
+        groups: &PerLink<Option<(u32, u32)>>,
+        keeps: &PerLink0<bool>,
+    ) -> LinkTable {
+        let mut rules: [Vec<(u32, bool)>; 5] = Default::default();
+        let mut links: [Vec<LinkInfo>; 5] = Default::default();
+        for p in 0..5 {
+            for (at, chain) in chains[p].iter().enumerate() {
+                let start = u32::try_from(links[p].len()).unwrap_or(u32::MAX);
+                rules[p].push((start, keeps[p].get(at).copied().unwrap_or(true)));
+                for (i, c) in chain.iter().enumerate() {
+                    links[p].push(LinkInfo {
+                        chain: Some(*c),
+                        slot: slots[p].get(at).and_then(|s| s.get(i)).copied().flatten(),
+                        group: groups[p].get(at).and_then(|g| g.get(i)).copied().flatten(),
+                    });
+                }
+            }
+        }
+        LinkTable { rules, links }
+    }
+
+    /// Rule `at` of phase index `p`: its links' entries and whether it
+    /// keeps matches.
+    pub fn rule(&self, p: usize, at: usize) -> (&[LinkInfo], bool) {
+        let (Some(rules), Some(links)) = (self.rules.get(p), self.links.get(p)) else {
+            return (&[], true);
+        };
+        let Some(&(start, keeps)) = rules.get(at) else {
+            return (&[], true);
+        };
+        let end = rules.get(at + 1).map_or(links.len(), |r| r.0 as usize);
+        (links.get(start as usize..end).unwrap_or_default(), keeps)
+    }
+}
+
 /// Interns every link's transformation chain; also the byte classes each
 /// chain id acts on (see `transform::chain_triggers`).
 pub(super) fn chain_ids(rules: &RuleSet) -> (PerLink<u32>, Vec<(u32, u32)>) {

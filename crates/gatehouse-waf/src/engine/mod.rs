@@ -17,7 +17,9 @@ mod targets;
 pub use targets::Value;
 
 use eval::CAPTURE_NAMES;
-use layout::{auto_collections, chain_ids, tag_patterns, target_groups, Groups, PerLink, PerLink0};
+use layout::{
+    auto_collections, chain_ids, tag_patterns, target_groups, Groups, LinkTable, PerLink0,
+};
 
 use crate::collection::{Collection, PersistentStore};
 use crate::compile::{AllowScope, CompiledRule, RuleSet, VariableRef};
@@ -74,19 +76,18 @@ pub struct Engine {
     /// Persistent collections the rules read or write without `initcol`:
     /// opened for every request (IP by client address, GLOBAL once).
     auto_collections: Vec<&'static str>,
-    /// Per phase, rule and link: an id for the link's transformation
-    /// chain, equal for equal chains, so a value is transformed once per
-    /// chain however many rules use it.
-    chains: [Vec<Vec<u32>>; 5],
+    /// Per phase, rule and link: its transformation chain (an id, equal
+    /// for equal chains, so a value is transformed once per chain however
+    /// many rules use it), its literal slot, and its target list (an id
+    /// when it reads only request data, equal for equal lists, and one for
+    /// the (list, chain) pair: a prefiltered link whose literals appear in
+    /// none of the list's values, computed once per pair, is skipped
+    /// without looking at each value). Also whether a rule keeps matches
+    /// (see `layout::keeps_matches`).
+    table: LinkTable,
     /// By chain id: the byte classes the chain acts on, and those a
     /// case-insensitive search would notice.
     chain_triggers: Vec<(u32, u32)>,
-    /// Per phase, rule and link: an id for the link's target list when it
-    /// reads only request data, equal for equal lists, and one for the
-    /// (list, chain) pair. A prefiltered link whose literals appear in
-    /// none of the list's values (computed once per pair) is skipped
-    /// without looking at each value.
-    groups: PerLink<Option<(u32, u32)>>,
     /// Per group: whether it reads `REQUEST_BODY` (see `Groups::body`).
     group_body: Vec<bool>,
     /// Per pair: its group.
@@ -98,9 +99,6 @@ pub struct Engine {
     /// Per phase and rule: where its `skipAfter` resumes (the rule after
     /// the marker; the phase's end for a marker in no later place).
     skip_targets: PerLink0<Option<usize>>,
-    /// Per phase and rule: whether matched names and values are kept
-    /// (see `layout::keeps_matches`).
-    keeps: PerLink0<bool>,
     /// What the request-free rules opening phase 1 leave (see `prefix`),
     /// computed on the first transaction.
     prefix: OnceLock<Option<prefix::Prefix>>,
@@ -108,7 +106,6 @@ pub struct Engine {
     tx_names: usize,
     /// The literal prefilter of `@rx`/`@pm` links, and each link's slot.
     prefilter: Option<prefilter::Prefilter>,
-    slots: prefilter::LinkSlots,
     /// The tag patterns of `ctl:ruleRemove*ByTag`, compiled once.
     /// (Shared: a cloned `Regex` would start a fresh cache pool.)
     tag_patterns: HashMap<String, Arc<Regex>>,
@@ -171,9 +168,10 @@ impl Engine {
             .min(1024);
         let (prefilter, slots) = prefilter::build(&rules, &chains);
         let tag_patterns = tag_patterns(&rules);
+        let table = LinkTable::new(&chains, &slots, &groups, &keeps);
         Engine {
             chain_triggers,
-            groups,
+            table,
             group_body,
             pair_groups,
             group_refs,
@@ -181,11 +179,8 @@ impl Engine {
             tx_names,
             prefix: OnceLock::new(),
             skip_targets,
-            keeps,
             tag_patterns,
-            chains,
             prefilter,
-            slots,
             rules,
             store,
             limits,

@@ -23,14 +23,29 @@ pub(super) struct Prefix {
     /// prefix reads or writes (modsecurity.conf's body-processor rules):
     /// they run first, then evaluation goes on from `resume`.
     pub deferred: Vec<usize>,
-    /// Per phase and rule: the outcome of rules the prefix's TX decides.
-    pub settled: [Vec<Option<Settled>>; 5],
+    /// Per phase and rule, what decides it before evaluation (see `Hot`).
+    pub hot: [Vec<Hot>; 5],
+}
+
+/// What a rule visit looks at first, in one dense table per phase so the
+/// rules a request passes over cost a read each, not a walk through
+/// their links: its settled outcome, and the (target list, chain) pair
+/// and literal slot of a first link the prefilter can rule out.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hot {
+    pub settled: Option<Settled>,
+    /// `NONE` when the first link has no such check.
+    pub pair: u32,
+    pub slot: u32,
+}
+
+impl Hot {
+    pub const NONE: u32 = u32::MAX;
 }
 
 impl Prefix {
-    pub fn settled(&self, phase: u8, at: usize) -> Option<Settled> {
-        let p = self.settled.get(usize::from(phase).checked_sub(1)?)?;
-        p.get(at).copied().flatten()
+    pub fn hot(&self, phase: u8, at: usize) -> Option<&Hot> {
+        self.hot.get(usize::from(phase).checked_sub(1)?)?.get(at)
     }
 }
 
@@ -175,20 +190,45 @@ impl Engine {
             deferred.pop();
             i -= 1;
         }
-        if i == 0 {
-            return None;
-        }
         let settled = t.settle(
             |phase, at| phase != 1 || at >= i || deferred.contains(&at),
             &mut memo,
         );
+        let hot = std::array::from_fn(|p| {
+            let settled = settled.get(p).map(Vec::as_slice).unwrap_or_default();
+            (0..self.rules.phase(p as u8 + 1).len())
+                .map(|at| {
+                    let (pair, slot) = self.first_link_check(p, at).unwrap_or((Hot::NONE, 0));
+                    Hot {
+                        settled: settled.get(at).copied().flatten(),
+                        pair,
+                        slot,
+                    }
+                })
+                .collect()
+        });
         Some(Prefix {
             tx: std::mem::take(&mut t.tx),
             highest_severity: t.highest_severity,
             resume: i,
             deferred,
-            settled,
+            hot,
         })
+    }
+}
+
+impl Engine {
+    /// The (pair, literal slot) of rule `at`'s first link when the union
+    /// of its target list's prefilter bits alone can rule the rule out
+    /// (what `eval_rule` checks first).
+    fn first_link_check(&self, p: usize, at: usize) -> Option<(u32, u32)> {
+        let link = self.rules.phase(p as u8 + 1).get(at)?.links.first()?;
+        if link.negated || link.multi_match || self.prefilter.is_none() {
+            return None;
+        }
+        let first = self.table.rule(p, at).0.first()?;
+        first.chain?;
+        Some((first.group?.1, first.slot?))
     }
 }
 
