@@ -4,6 +4,7 @@
 //! scoring by the rules themselves) and reports what matched and whether
 //! the request must be stopped.
 
+mod collections_ahead;
 mod eval;
 mod groups;
 mod layout;
@@ -13,6 +14,7 @@ mod prefilter;
 mod prefix;
 mod targets;
 
+pub use collections_ahead::CollectionsAhead;
 pub use targets::Value;
 
 use layout::{auto_collections, chain_ids, tag_patterns, target_groups, Groups, PerLink, PerLink0};
