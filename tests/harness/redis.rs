@@ -64,7 +64,9 @@ impl RedisServer {
                 !ci,
                 "{test}: redis-server is not installed (scripts/deps.sh installs it)"
             );
-            eprintln!(
+            // Straight to stderr: the test harness would capture eprintln!.
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: redis-server is not installed (run scripts/deps.sh to install it)"
             );
             return None;

@@ -53,9 +53,9 @@ pub struct RedisConf {
     pub password: Option<String>,
     /// Default 0.
     pub database: Option<u32>,
-    /// Bounds each Redis command, and so how long a request may wait for
-    /// its WAF collections. Default `50ms` (Kong's 2 s suits a limiter
-    /// call, not a wait on every request).
+    /// How long a request may wait for its WAF collections. Default
+    /// `50ms` (Kong's 2 s suits a limiter call, not a wait on every
+    /// request); connecting and background writes get at least 1 s.
     pub timeout: Option<DurationValue>,
     /// Prefix of every key. Default `gatehouse:`.
     pub prefix: Option<String>,

@@ -51,8 +51,8 @@ pub struct RedisSettings {
     /// `AUTH` password; never logged.
     pub password: Option<String>,
     pub database: u32,
-    /// Bounds every command: how long a request may wait for its
-    /// collections, and a write before it counts as failed.
+    /// How long a request may wait for its collections. Connecting and
+    /// background writes get at least a second.
     pub timeout: Duration,
     /// Prepended to every key, so several fleets can share one Redis.
     pub prefix: String,

@@ -15,9 +15,10 @@ use tokio::sync::mpsc;
 const BATCH: usize = 256;
 /// Pause between connection attempts while Redis cannot be reached.
 const RETRY: Duration = Duration::from_secs(1);
-/// Connecting happens off the request path: it may take longer than a
-/// command.
-const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Connecting and writing happen off the request path: they may take
+/// longer than a request's read. (A write that times out is not retried,
+/// so an increment Redis applied late is never applied twice.)
+const MIN_BACKGROUND_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct Writer {
     rx: mpsc::Receiver<Write>,
@@ -75,7 +76,8 @@ impl Writer {
             }
             batch.clear();
             let query = pipe.query_async::<()>(&mut conn);
-            match tokio::time::timeout(self.settings.timeout, query).await {
+            let limit = self.settings.timeout.max(MIN_BACKGROUND_TIMEOUT);
+            match tokio::time::timeout(limit, query).await {
                 Ok(Ok(())) => self.shared.succeeded(),
                 Ok(Err(e)) => self.shared.failed("write", &e),
                 Err(_) => self.shared.failed("write", &"timed out"),
@@ -94,9 +96,11 @@ async fn connect(s: &RedisSettings) -> redis::RedisResult<ConnectionManager> {
         },
     };
     let client = Client::open(info)?;
+    // Reads ahead are bounded by the caller with the configured timeout.
+    let background = s.timeout.max(MIN_BACKGROUND_TIMEOUT);
     let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(s.timeout.max(MIN_CONNECT_TIMEOUT))
-        .set_response_timeout(s.timeout)
+        .set_connection_timeout(background)
+        .set_response_timeout(background)
         .set_number_of_retries(1)
         .set_max_delay(1000);
     ConnectionManager::new_with_config(client, config).await

@@ -86,6 +86,7 @@ pub fn prefetch(
     let req = session.req_header();
     let headers = header_pairs(&req.headers);
     let remote = remote_addr(ctx);
+    // Keys come from the client address and headers only.
     let input = RequestInput {
         method: req.method.as_str(),
         uri: req.raw_path(),
