@@ -105,7 +105,8 @@ fn without_redis_reachable_a_gateway_counts_on_its_own() {
     // A port nothing listens on.
     let port = crate::harness::free_port();
     let up = login_service();
-    let gw = Gateway::start_with(&redis_block(port), &config(&up, &rules(SEED_RULES)));
+    let extra = format!("{}  password: not-in-any-log\n", redis_block(port));
+    let gw = Gateway::start_with(&extra, &config(&up, &rules(SEED_RULES)));
     for i in 1..=6 {
         let r = gw.send(&Request::post("/login").body("user=a&pass=b"));
         assert_eq!(r.status, 401, "failure {i}");
@@ -126,5 +127,10 @@ fn without_redis_reachable_a_gateway_counts_on_its_own() {
         }),
         "connection failures are counted"
     );
-    assert!(gw.logs().contains("redis connect failed"), "{}", gw.logs());
+    let logs = gw.logs();
+    assert!(logs.contains("redis connect failed"), "{logs}");
+    assert!(
+        !logs.contains("not-in-any-log"),
+        "the password leaked: {logs}"
+    );
 }

@@ -55,13 +55,13 @@ impl Writer {
                 }
             }
         };
+        self.shared.set_connection(conn.clone());
         log::info!(
             "waf collections: shared through redis at {}:{} db {}",
             self.settings.host,
             self.settings.port,
             self.settings.database
         );
-        self.shared.set_connection(conn.clone());
         let mut batch = Vec::with_capacity(BATCH);
         while self.rx.recv_many(&mut batch, BATCH).await > 0 {
             let mut pipe = redis::pipe();
