@@ -239,3 +239,42 @@ fn without_redis_the_node_keeps_counting_locally_and_counts_failures() {
     assert_eq!(local(&store, "10.0.0.3").as_deref(), Some("6"));
     assert!(!store.connected());
 }
+
+/// `connected_clients` as the server counts them (this query's own
+/// connection included).
+fn clients(server: &RedisServer) -> Option<u32> {
+    let info = server.command(&["INFO", "clients"]).ok()?.text()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+#[test]
+fn a_dropped_store_flushes_its_writes_and_closes_its_connection() {
+    let Some(server) = RedisServer::start("a_dropped_store_closes_its_connection") else {
+        return;
+    };
+    let rt = runtime();
+    let store = Arc::new(RedisStore::new(settings(&server)));
+    let writer = rt.spawn(store.writer().unwrap().run());
+    assert!(eventually(|| store.connected()));
+    assert_eq!(clients(&server), Some(2), "the store's connection and ours");
+    add(&store, "10.0.0.4", 2);
+    // A new plan brings its own store; the old one goes with its plan.
+    drop(store);
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), writer).await })
+        .expect("the writer ends with its store")
+        .unwrap();
+    assert_eq!(
+        server
+            .hget("gatehouse:ip:10.0.0.4", "login_attempt")
+            .as_deref(),
+        Some("2"),
+        "queued writes went out first"
+    );
+    assert!(
+        eventually(|| clients(&server) == Some(1)),
+        "{:?}",
+        clients(&server)
+    );
+}
