@@ -4,10 +4,12 @@
 #   (zlib-ng, OpenSSL).
 #   modsecurity-crs: Debian's packaged OWASP CRS 3.3.4 (rule files only),
 #   which the WAF tests load.
+#   redis-server: the WAF's shared collections are tested against a real
+#   one (started by the tests themselves on a free loopback port).
 # Debian/Ubuntu only; uses sudo when not root. Does nothing when all present.
 set -euo pipefail
 
-packages=(cmake pkg-config libssl-dev g++ make modsecurity-crs)
+packages=(cmake pkg-config libssl-dev g++ make modsecurity-crs redis-server)
 
 missing=()
 for p in "${packages[@]}"; do

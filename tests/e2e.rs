@@ -10,3 +10,4 @@ mod protocol;
 mod proxy;
 mod routing;
 mod waf;
+mod waf_redis;

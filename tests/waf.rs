@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The seed's `modsecurity_rules`, unchanged, and a rule counting failed
 /// logins for its rule 1002.
-const SEED_RULES: &str = r#"
+pub(crate) const SEED_RULES: &str = r#"
 # Block SQL injection patterns
 SecRule REQUEST_URI "@rx (?i:(?:union[\s]+select|select[\s]+from))" \
     "id:1000,deny,status:403,msg:'SQL Injection blocked'"
@@ -29,7 +29,7 @@ fn indent(text: &str, spaces: usize) -> String {
 }
 
 /// One service on `up` with route `/` carrying a waf plugin of `config`.
-fn config(up: &Upstream, waf_config: &str) -> String {
+pub(crate) fn config(up: &Upstream, waf_config: &str) -> String {
     format!(
         "services:\n  - name: api\n    url: {}\n    routes:\n      - name: all\n        paths: [/]\n        plugins:\n          - name: waf\n            config:\n{}",
         up.url(),
@@ -37,12 +37,12 @@ fn config(up: &Upstream, waf_config: &str) -> String {
     )
 }
 
-fn rules(text: &str) -> String {
+pub(crate) fn rules(text: &str) -> String {
     format!("rules: |\n{}", indent(text, 2))
 }
 
 /// A refusal in the common format, nothing about the rule leaked.
-fn assert_refused(r: &Response, status: u16) {
+pub(crate) fn assert_refused(r: &Response, status: u16) {
     assert_eq!(r.status, status, "{r:?}");
     let body = r.json();
     assert!(

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod gateway;
 pub mod recorded;
+pub mod redis;
 pub mod upstream;
 pub mod wire;
 

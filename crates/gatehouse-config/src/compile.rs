@@ -7,9 +7,10 @@ use crate::model::Document;
 use crate::node;
 use crate::plan::{Plan, ServerSettings};
 use crate::raw::Raw;
-use crate::section::{GatehouseConf, HttpConf, TimeoutsConf};
+use crate::section::{GatehouseConf, HttpConf, RedisConf, TimeoutsConf};
 use crate::Diagnostics;
 use gatehouse_access::{CidrSet, RealIpHeader, RealIpResolver};
+use gatehouse_waf_redis::{RedisSettings, RedisStore};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -154,7 +155,12 @@ fn compile(docs: Vec<(Arc<str>, Document)>, report: &Report) -> Option<Plan> {
     let timeouts = conf.as_ref().and_then(|c| c.timeouts.as_ref());
     let defaults = UpstreamDefaults::from(timeouts);
 
-    let mut entities = Entities::new(report, defaults);
+    // One store per plan: every `waf` entry counts into the same `IP`.
+    let redis = settings
+        .as_ref()
+        .and_then(|s| s.redis.clone())
+        .map(|r| Arc::new(RedisStore::new(r)));
+    let mut entities = Entities::new(report, defaults, redis.clone());
     for (_, doc) in &docs {
         for raw in &doc.upstreams {
             entities.upstream(raw);
@@ -189,6 +195,7 @@ fn compile(docs: Vec<(Arc<str>, Document)>, report: &Report) -> Option<Plan> {
         upstreams: built.upstreams,
         consumers: built.consumers,
         jwks: built.jwks,
+        waf_redis: redis,
     })
 }
 
@@ -233,6 +240,7 @@ struct Settings {
     listeners: Vec<SocketAddr>,
     admin: Option<SocketAddr>,
     real_ip: RealIpResolver,
+    redis: Option<RedisSettings>,
 }
 
 fn compile_section(c: &GatehouseConf, raw: Option<&Raw>, report: &Report) -> Option<Settings> {
@@ -392,6 +400,7 @@ fn compile_section(c: &GatehouseConf, raw: Option<&Raw>, report: &Report) -> Opt
         }
     }
     let http_limits = http_limits(c.http.as_ref(), &root, report);
+    let redis = c.redis.as_ref().map(|r| redis_settings(r, &root, report));
     let server = ServerSettings {
         workers,
         pid_file: c
@@ -419,7 +428,38 @@ fn compile_section(c: &GatehouseConf, raw: Option<&Raw>, report: &Report) -> Opt
         listeners,
         admin,
         real_ip,
+        redis,
     })
+}
+
+/// The `redis:` block with its defaults. An empty host, port 0 or a zero
+/// timeout is an error; an empty password (an unset `${VAR}`) means none.
+fn redis_settings(c: &RedisConf, root: &Raw, report: &Report) -> RedisSettings {
+    let mut s = RedisSettings::default();
+    let Some(raw) = root.child("redis") else {
+        return s;
+    };
+    match c.host.as_deref().map(str::trim) {
+        Some("") => raw.error_at(report, "host", "must not be empty"),
+        Some(h) => s.host = h.to_string(),
+        None => {}
+    }
+    match c.port {
+        Some(0) => raw.error_at(report, "port", "must be between 1 and 65535"),
+        Some(p) => s.port = p,
+        None => {}
+    }
+    match c.timeout {
+        Some(t) if t.0.is_zero() => raw.error_at(report, "timeout", "must be greater than 0"),
+        Some(t) => s.timeout = t.0,
+        None => {}
+    }
+    s.password = c.password.clone().filter(|p| !p.is_empty());
+    s.database = c.database.unwrap_or(s.database);
+    if let Some(p) = &c.prefix {
+        s.prefix = p.clone();
+    }
+    s
 }
 
 /// The request head limits, nginx's defaults unless set. A limit of 0

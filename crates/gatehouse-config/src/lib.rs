@@ -26,7 +26,7 @@ mod waf;
 pub use diag::{Diagnostic, Diagnostics, Mark};
 pub use plan::*;
 pub use section::parse_duration;
-pub use waf::{WafPolicy, DEFAULT_BODY_LIMIT};
+pub use waf::{SharedCollections, WafPolicy, DEFAULT_BODY_LIMIT};
 
 use std::path::Path;
 

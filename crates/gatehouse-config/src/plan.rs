@@ -25,6 +25,10 @@ pub struct Plan {
     pub consumers: Vec<Arc<Consumer>>,
     /// Every JWKS key set the plugins use, for the background fetcher.
     pub jwks: Vec<Arc<Jwks>>,
+    /// With `gatehouse.redis`: the store the WAF's persistent collections
+    /// live in. The binary runs its writer; a new plan brings a new store
+    /// (and connection), the old one closes when its last request ends.
+    pub waf_redis: Option<Arc<gatehouse_waf_redis::RedisStore>>,
 }
 
 /// Process-level settings handed to Pingora's server configuration.

@@ -35,6 +35,44 @@ pub struct GatehouseConf {
     pub graceful_shutdown_timeout: Option<DurationValue>,
     /// HTTP/1.1 request head limits.
     pub http: Option<HttpConf>,
+    /// A Redis the fleet shares; with it the WAF's persistent collections
+    /// (`IP`, `GLOBAL`) add up across gateways.
+    pub redis: Option<RedisConf>,
+}
+
+/// Kong's `redis_host`, `redis_port`, `redis_password`, `redis_database`
+/// and `redis_timeout`, plus a key prefix.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConf {
+    /// Default `127.0.0.1`.
+    pub host: Option<String>,
+    /// Default 6379.
+    pub port: Option<u16>,
+    /// `AUTH` password; none by default. Never logged.
+    pub password: Option<String>,
+    /// Default 0.
+    pub database: Option<u32>,
+    /// How long a request may wait for its WAF collections. Default
+    /// `50ms` (Kong's 2 s suits a limiter call, not a wait on every
+    /// request); connecting and background writes get at least 1 s.
+    pub timeout: Option<DurationValue>,
+    /// Prefix of every key. Default `gatehouse:`.
+    pub prefix: Option<String>,
+}
+
+/// Everything but the password.
+impl fmt::Debug for RedisConf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConf")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("database", &self.database)
+            .field("timeout", &self.timeout)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 /// Request head limits, with nginx's meanings and defaults

@@ -7,9 +7,10 @@ use crate::raw::Raw;
 use crate::section::SizeValue;
 use gatehouse_waf::collection::PersistentStore;
 use gatehouse_waf::compile::compile;
-use gatehouse_waf::engine::Engine;
+use gatehouse_waf::engine::{CollectionsAhead, Engine};
 use gatehouse_waf::load::{crs_directives, CrsSettings};
 use gatehouse_waf::parse::{parse_file, parse_str, Directive, EngineMode, ParseError};
+use gatehouse_waf_redis::RedisStore;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,15 @@ pub struct WafPolicy {
     /// Log only: the rules run, nothing is refused.
     pub detect_only: bool,
     pub body_limit: usize,
+    /// When the engine's persistent collections live in Redis and its
+    /// rules use some: read them ahead of each request.
+    pub shared: Option<SharedCollections>,
+}
+
+/// What the gateway reads from Redis before WAF phase 1.
+pub struct SharedCollections {
+    pub store: Arc<RedisStore>,
+    pub ahead: CollectionsAhead,
 }
 
 /// Resolves `p` against the configuration file's folder.
@@ -127,6 +137,7 @@ pub fn compile_waf(
     raw: &Raw,
     conf: &WafConf,
     store: &Arc<dyn PersistentStore>,
+    redis: Option<&Arc<RedisStore>>,
 ) -> Option<Arc<WafPolicy>> {
     let config = raw.child("config").unwrap_or_else(|| raw.clone());
     let file = config.mark().file.clone();
@@ -224,9 +235,17 @@ pub fn compile_waf(
     if detect_only {
         set.engine = EngineMode::DetectionOnly;
     }
+    let engine = Arc::new(Engine::new(set, store.clone()));
+    let shared = redis
+        .map(|store| SharedCollections {
+            store: store.clone(),
+            ahead: engine.collections_ahead(),
+        })
+        .filter(|s| !s.ahead.is_empty());
     Some(Arc::new(WafPolicy {
-        engine: Arc::new(Engine::new(set, store.clone())),
+        engine,
         detect_only,
         body_limit: conf.request_body_limit.map_or(DEFAULT_BODY_LIMIT, |s| s.0),
+        shared,
     }))
 }

@@ -31,6 +31,7 @@ pub struct Metrics {
     rejections: IntCounterVec,
     target_health: IntGaugeVec,
     waf_matches: IntCounterVec,
+    waf_store_errors: IntCounterVec,
 }
 
 /// Why an upstream attempt failed, as a metric label.
@@ -144,7 +145,15 @@ impl Metrics {
             ),
             &["rule", "action"],
         )?;
+        let waf_store_errors = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_waf_store_errors_total",
+                "Failed Redis operations of the WAF's shared collections (the node went on with its own view), by operation.",
+            ),
+            &["op"],
+        )?;
         registry.register(Box::new(waf_matches.clone()))?;
+        registry.register(Box::new(waf_store_errors.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_duration.clone()))?;
         registry.register(Box::new(upstream_duration.clone()))?;
@@ -160,6 +169,7 @@ impl Metrics {
             rejections,
             target_health,
             waf_matches,
+            waf_store_errors,
         })
     }
 
@@ -197,6 +207,12 @@ impl Metrics {
         self.waf_matches
             .with_label_values(&[&rule.to_string(), action])
             .inc();
+    }
+
+    /// A Redis operation of the WAF's shared collections failed: `op` is
+    /// `connect`, `prefetch`, `write` or `queue` (a fixed set).
+    pub fn waf_store_error(&self, op: &str) {
+        self.waf_store_errors.with_label_values(&[op]).inc();
     }
 
     pub fn set_target_health(&self, upstream: &str, target: &str, healthy: bool) {

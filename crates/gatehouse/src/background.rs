@@ -1,5 +1,5 @@
-//! Work that runs beside request handling: active health checks and
-//! JWKS refreshes.
+//! Work that runs beside request handling: active health checks, JWKS
+//! refreshes, and the writer of the WAF's Redis-shared collections.
 
 use crate::runtime::Runtime;
 use async_trait::async_trait;
@@ -14,6 +14,16 @@ pub struct Background {
 #[async_trait]
 impl BackgroundService for Background {
     async fn start(&self, shutdown: ShutdownWatch) {
+        // Ends by itself when the plan (and so its store) is dropped.
+        if let Some(writer) = self
+            .runtime
+            .plan
+            .waf_redis
+            .as_ref()
+            .and_then(|s| s.writer())
+        {
+            tokio::spawn(writer.run());
+        }
         for upstream in &self.runtime.plan.upstreams {
             let Some(check) = upstream.active_check.clone() else {
                 continue;

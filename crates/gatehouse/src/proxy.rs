@@ -100,6 +100,9 @@ impl ProxyHttp for Gateway {
             }
         }
         if let Some(policy) = waf_policy {
+            if let Some(read) = waf::prefetch(&policy, session, ctx) {
+                read.await;
+            }
             if let Some(r) = waf::inspect(&policy, session, ctx) {
                 respond::reject(session, ctx, &r).await?;
                 return Ok(true);

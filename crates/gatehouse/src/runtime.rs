@@ -24,6 +24,10 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(plan: Plan, metrics: Arc<Metrics>) -> Runtime {
+        if let Some(store) = &plan.waf_redis {
+            let m = metrics.clone();
+            store.on_failure(move |op| m.waf_store_error(op));
+        }
         let route_metrics = plan.routes.iter().map(|r| metrics.route(&r.name)).collect();
         let unmatched = metrics.route(NO_ROUTE);
         let upstream_hosts = plan

@@ -63,6 +63,44 @@ pub struct WafState {
     pub tx: Transaction,
 }
 
+fn header_pairs(headers: &http::HeaderMap) -> Vec<(&[u8], &[u8])> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+        .collect()
+}
+
+fn remote_addr(ctx: &RequestCtx) -> String {
+    ctx.client.map(|c| c.ip.to_string()).unwrap_or_default()
+}
+
+/// With Redis: the read of the collections this request will open, to
+/// await before [`inspect`] (bounded by the Redis timeout; on failure the
+/// node's own view is used). `None` without Redis: nothing to wait for.
+pub fn prefetch(
+    policy: &WafPolicy,
+    session: &Session,
+    ctx: &RequestCtx,
+) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+    let shared = policy.shared.as_ref()?;
+    let req = session.req_header();
+    let headers = header_pairs(&req.headers);
+    let remote = remote_addr(ctx);
+    // Keys come from the client address and headers only.
+    let input = RequestInput {
+        method: req.method.as_str(),
+        uri: req.raw_path(),
+        protocol: "",
+        headers: &headers,
+        remote_addr: &remote,
+        remote_port: 0,
+        body: None,
+    };
+    let wanted = shared.ahead.collections_for(&input);
+    let store = shared.store.clone();
+    Some(async move { store.prefetch(&wanted).await })
+}
+
 /// Phases 1 and 2. `Some` is the answer that stops the request.
 pub fn inspect(
     policy: &Arc<WafPolicy>,
@@ -70,12 +108,8 @@ pub fn inspect(
     ctx: &mut RequestCtx,
 ) -> Option<Rejection> {
     let req = session.req_header();
-    let headers: Vec<(&[u8], &[u8])> = req
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-        .collect();
-    let remote = ctx.client.map(|c| c.ip.to_string()).unwrap_or_default();
+    let headers = header_pairs(&req.headers);
+    let remote = remote_addr(ctx);
     let port = session
         .client_addr()
         .and_then(|a| a.as_inet())
@@ -152,11 +186,7 @@ fn rejection(i: &Intervention) -> Rejection {
 /// `Some` replaces the response.
 pub fn response(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<Rejection> {
     let state = ctx.waf.as_mut()?;
-    let headers: Vec<(&[u8], &[u8])> = resp
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-        .collect();
+    let headers = header_pairs(&resp.headers);
     let before = state.tx.matches().len();
     let decision = state
         .tx

@@ -16,6 +16,7 @@ use crate::WafPolicy;
 use gatehouse_auth::{Jwks, JwtPolicy};
 use gatehouse_router::{RouteSpec, RouteSpecError, Router};
 use gatehouse_waf::collection::{MemoryStore, PersistentStore};
+use gatehouse_waf_redis::RedisStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -56,10 +57,16 @@ pub struct Entities<'r> {
     plugins: Vec<Pending>,
     /// One per plan: every `waf` entry counts into the same `IP` collection.
     waf_store: Arc<dyn PersistentStore>,
+    /// The same store when it is Redis-backed (read ahead per request).
+    waf_redis: Option<Arc<RedisStore>>,
 }
 
 impl<'r> Entities<'r> {
-    pub fn new(report: &'r Report, defaults: UpstreamDefaults) -> Self {
+    pub fn new(
+        report: &'r Report,
+        defaults: UpstreamDefaults,
+        waf_redis: Option<Arc<RedisStore>>,
+    ) -> Self {
         Entities {
             report,
             defaults,
@@ -77,7 +84,11 @@ impl<'r> Entities<'r> {
             secrets: Vec::new(),
             secret_keys: HashMap::new(),
             plugins: Vec::new(),
-            waf_store: Arc::new(MemoryStore::new(3600, WAF_COLLECTION_KEYS)),
+            waf_store: match &waf_redis {
+                Some(r) => r.clone(),
+                None => Arc::new(MemoryStore::new(3600, WAF_COLLECTION_KEYS)),
+            },
+            waf_redis,
         }
     }
 
@@ -151,7 +162,8 @@ impl<'r> Entities<'r> {
                 }
                 PluginKind::Waf(conf) => {
                     let store = self.waf_store.clone();
-                    let Some(policy) = compile_waf(self.report, &p.raw, conf, &store) else {
+                    let redis = self.waf_redis.as_ref();
+                    let Some(policy) = compile_waf(self.report, &p.raw, conf, &store, redis) else {
                         continue;
                     };
                     self.assign(&mut waf, &targets, &policy, &p);

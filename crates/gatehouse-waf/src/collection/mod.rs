@@ -198,6 +198,15 @@ impl Collection {
             .map(|(k, e)| (k.as_ref(), e.value.as_slice()))
     }
 
+    /// Every entry, expired or not, with its expiry (Unix seconds): what a
+    /// shared store compares before and after a change to send only the
+    /// difference.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[u8], Option<u64>)> {
+        self.entries
+            .iter()
+            .map(|(k, e)| (k.as_ref(), e.value.as_slice(), e.expires_at))
+    }
+
     /// Drops expired entries; a persistent store calls this before saving.
     pub fn purge(&mut self, now: u64) {
         self.entries
@@ -257,6 +266,11 @@ mod tests {
             "the timer survives updates"
         );
         assert_eq!(c.iter(110).count(), 0);
+        assert_eq!(
+            c.entries().collect::<Vec<_>>(),
+            [("anomaly_score", &b"6"[..], Some(110))],
+            "entries keep expired ones, with their expiry"
+        );
         c.purge(110);
         assert!(c.is_empty());
     }

@@ -4,6 +4,7 @@
 //! scoring by the rules themselves) and reports what matched and whether
 //! the request must be stopped.
 
+mod collections_ahead;
 mod eval;
 mod groups;
 mod layout;
@@ -14,6 +15,7 @@ mod prefix;
 mod settled;
 mod targets;
 
+pub use collections_ahead::CollectionsAhead;
 pub use targets::Value;
 
 use eval::CAPTURE_NAMES;
