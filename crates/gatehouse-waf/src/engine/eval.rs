@@ -8,7 +8,7 @@ use super::settled::Settled;
 use super::targets::Value;
 use super::{Action, Engine, Intervention, Match, Scope, Transaction};
 use crate::collection::SetVar;
-use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link};
+use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link, Var};
 use crate::parse::EngineMode;
 use crate::request::BodyProcessor;
 use crate::transform::{apply_chain, byte_classes, Transform};
@@ -154,7 +154,7 @@ impl Transaction {
     }
 
     /// Whether the rule matched: known ahead for settled rules (unless a
-    /// `ctl` removed targets), and for rules whose first link's target
+    /// `ctl` removed TX targets), and for rules whose first link's target
     /// list, already scanned, holds none of its literals; evaluated
     /// otherwise.
     fn matches_rule(
@@ -169,9 +169,12 @@ impl Transaction {
             .get()
             .map(|p| p.as_ref().and_then(|p| p.hot(at.0, at.1)))
         {
+            // (The CRS removes REQUEST_FILENAME from its XSS rules on most
+            // requests: only a removed TX target unsettles a rule.)
+            let tx_kept = || !self.removed_targets.iter().any(|(_, t)| t.var == Var::Tx);
             match hot.settled {
-                Some(Settled::Never) if self.removed_targets.is_empty() => return false,
-                Some(Settled::Always) if self.removed_targets.is_empty() => return true,
+                Some(Settled::Never) if tx_kept() => return false,
+                Some(Settled::Always) if tx_kept() => return true,
                 _ => {}
             }
             if hot.pair != Hot::NONE {
@@ -412,12 +415,10 @@ impl Transaction {
 
     fn setvar(&mut self, s: &SetVar) {
         // Most setvars are plain (`tx.score=+5`): no copies for those.
-        let name: Cow<'_, str> = if crate::collection::has_macros(&s.name) {
-            Cow::Owned(self.expand_text(&s.name).to_ascii_lowercase())
-        } else if s.name.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(s.name.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(&s.name)
+        // (`key`: the lowercase name, when it has no macros.)
+        let name: Cow<'_, str> = match &s.key {
+            Some(key) => Cow::Borrowed(key),
+            None => Cow::Owned(self.expand_text(&s.name).to_ascii_lowercase()),
         };
         let operand: Cow<'_, [u8]> = if crate::collection::has_macros(s.operand()) {
             Cow::Owned(self.expand(s.operand()).into_owned())
