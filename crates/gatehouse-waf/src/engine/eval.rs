@@ -1,6 +1,6 @@
 //! One phase: rules in order, chains, actions, flow control.
 
-use super::groups::GroupInput;
+use super::groups::ListedLink;
 use super::memo::Memo;
 use super::prefilter::{self, Prefilter};
 use super::prefix::Hot;
@@ -51,17 +51,17 @@ impl Transaction {
         } else if phase == 2 {
             let engine = self.engine.clone();
             for (r, _) in engine.ref_body.iter().enumerate().filter(|(_, b)| **b) {
-                self.memo.clear_sub(r);
+                self.memo.subs.forget(r);
             }
             for (g, _) in engine.group_body.iter().enumerate().filter(|(_, b)| **b) {
-                self.memo.clear_group(g);
+                self.memo.groups.forget(g);
                 if let Some(raw) = self.group_raw.get_mut(g) {
                     *raw = None;
                 }
             }
             for (pair, g) in engine.pair_groups.iter().enumerate() {
                 if engine.group_body.get(*g as usize).copied().unwrap_or(true) {
-                    self.memo.clear_pair(pair);
+                    self.memo.pair_bits.forget(pair);
                     if let Some(u) = self.unions.get_mut(pair) {
                         *u = None;
                     }
@@ -210,57 +210,29 @@ impl Transaction {
             let group = info.group;
             let keep = keeps || link.capture;
             let list = match (group, chain) {
-                (Some((g, _)), Some(_)) => self.group_values(engine, g as usize, link, memo),
+                (Some((g, _)), Some(_)) if self.group_values(engine, g as usize, link, memo) => {
+                    memo.groups.take(g as usize)
+                }
                 _ => None,
             };
             let matched = match (list, group, chain) {
                 (Some(list), Some((g, pair)), Some(c)) => {
-                    let mut pair_bits = None;
-                    if let (Some((f, slot)), false) = (filter, link.negated || link.multi_match) {
-                        let (g, pair) = (g as usize, pair as usize);
-                        if self.unions.get(pair).is_some_and(Option::is_none) {
-                            if self.group_raw.get(g).is_some_and(Option::is_none) {
-                                let classes = Self::raw_classes(&list, memo);
-                                if let Some(at) = self.group_raw.get_mut(g) {
-                                    *at = Some(classes);
-                                }
-                            }
-                            // No value holds bytes the chain would change in
-                            // a way the search could see: their own bits.
-                            let search = self.chain_triggers(c).1;
-                            let raw = matches!(
-                                self.group_raw.get(g),
-                                Some(Some(classes))
-                                    if search != crate::transform::class::ALL && search & classes == 0
-                            );
-                            let (union, each) = self.union(&list, link, c, raw, f, memo);
-                            if let Some(u) = self.unions.get_mut(pair) {
-                                *u = Some(union);
-                            }
-                            memo.set_pair_bits(pair, each);
-                        }
-                        if let Some(Some(b)) = self.unions.get(pair) {
-                            if !prefilter::has(memo.bitset(*b), slot) {
-                                // No value of the target list holds a literal
-                                // the regex needs: it cannot match.
-                                return false;
-                            }
-                        }
-                        pair_bits = memo.pair_bits(pair);
-                    }
-                    let removed = self.removed_keys(rule, link);
-                    self.eval_group(
-                        link,
-                        c,
+                    let at = ListedLink {
+                        list: &list,
+                        group: g as usize,
+                        pair: pair as usize,
+                        chain: c,
                         filter,
-                        GroupInput {
-                            list: &list,
-                            removed: removed.as_deref(),
-                            pair_bits: pair_bits.as_deref(),
-                        },
                         keep,
-                        memo,
-                    )
+                    };
+                    let matched = self.eval_listed(rule, link, at, memo);
+                    memo.groups.put(g as usize, list, true);
+                    match matched {
+                        Some(m) => m,
+                        // None of the list's values holds a literal the
+                        // operator needs: it cannot match.
+                        None => return false,
+                    }
                 }
                 _ => {
                     self.eval_link(rule, link, chain, filter, keep, memo)

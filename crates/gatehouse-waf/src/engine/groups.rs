@@ -4,11 +4,10 @@
 //! so a rule looks only at the values that hold one of its literals.
 
 use super::eval::LinkTest;
-use super::memo::{GroupValue, Memo, SubValues};
+use super::memo::{GroupValue, Memo};
 use super::prefilter::{self, Prefilter};
 use super::{Engine, Transaction};
 use crate::compile::{CompiledRule, Key, Link, VariableRef};
-use std::sync::Arc;
 
 /// A target list as one link sees it: its values, the keys `ctl` removed
 /// for the rule (per variable), each value's bits for the link's chain.
@@ -18,49 +17,70 @@ pub(super) struct GroupInput<'a> {
     pub pair_bits: Option<&'a [u32]>,
 }
 
+/// A link whose target list is known: the list, its group, (list,
+/// chain) pair and chain ids, its prefilter slot, whether it keeps
+/// matched names and values.
+pub(super) struct ListedLink<'a> {
+    pub list: &'a [GroupValue],
+    pub group: usize,
+    pub pair: usize,
+    pub chain: u32,
+    pub filter: Option<(&'a Prefilter, u32)>,
+    pub keep: bool,
+}
+
 /// What a link's values did: name and transformed value of each match.
 pub(super) type Matched = Vec<(String, Vec<u8>)>;
 
 impl Transaction {
-    /// The values of target group `g` (whose variables are `link`'s);
-    /// `None` when one is not request data that stays put.
+    /// Makes the values of target group `g` (whose variables are
+    /// `link`'s) known in the memo; `false` when one is not request data
+    /// that stays put.
     pub(super) fn group_values(
         &self,
         engine: &Engine,
         g: usize,
         link: &Link,
         memo: &mut Memo,
-    ) -> Option<Arc<[GroupValue]>> {
-        if let Some(list) = memo.group(g) {
-            return Some(list);
+    ) -> bool {
+        if memo.groups.known(g) {
+            return true;
         }
-        let refs = engine.group_refs.get(g)?;
-        let mut out = Vec::new();
+        let Some(refs) = engine.group_refs.get(g) else {
+            return false;
+        };
+        let mut out = memo.groups.buffer(g);
         for (i, (v, r)) in link.variables.iter().zip(refs).enumerate() {
             let variable = u16::try_from(i).unwrap_or(u16::MAX);
             let r = *r as usize;
-            let sub = match memo.sub(r) {
-                Some(sub) => sub,
-                None => {
-                    let sub: SubValues = self.sub_values(v, memo)?.into();
-                    memo.set_sub(r, sub.clone());
-                    sub
+            if !memo.subs.known(r) {
+                let mut sub = memo.subs.buffer(r);
+                let stable = self.sub_values(v, memo, &mut sub);
+                memo.subs.put(r, sub, stable);
+                if !stable {
+                    memo.groups.put(g, out, false);
+                    return false;
                 }
-            };
+            }
             out.extend(
-                sub.iter()
+                memo.subs
+                    .get(r)
+                    .iter()
                     .map(|&(id, key)| GroupValue { id, variable, key }),
             );
         }
-        let list: Arc<[GroupValue]> = out.into();
-        memo.set_group(g, list.clone());
-        Some(list)
+        memo.groups.put(g, out, true);
+        true
     }
 
-    /// The ids of one variable's values and keys; `None` when one is not
-    /// request data that stays put.
-    fn sub_values(&self, v: &VariableRef, memo: &mut Memo) -> Option<Vec<(u32, Option<u32>)>> {
-        let mut out = Vec::new();
+    /// The ids of one variable's values and keys into `out`; `false` when
+    /// one is not request data that stays put.
+    fn sub_values(
+        &self,
+        v: &VariableRef,
+        memo: &mut Memo,
+        out: &mut Vec<(u32, Option<u32>)>,
+    ) -> bool {
         let mut stable = true;
         self.all_values(v, &mut |value| {
             let key_stable = !matches!(value.key, Some(std::borrow::Cow::Owned(_)));
@@ -72,13 +92,85 @@ impl Transaction {
             let key = value.key.as_ref().map(|k| memo.id(k) as u32);
             out.push((id, key));
         });
-        stable.then_some(out)
+        stable
+    }
+
+    /// A link over a known target list: `None` when the union of the
+    /// list's prefilter bits (made once per (list, chain) pair) lacks the
+    /// link's literal, else what its values matched.
+    pub(super) fn eval_listed(
+        &mut self,
+        rule: &CompiledRule,
+        link: &Link,
+        at: ListedLink<'_>,
+        memo: &mut Memo,
+    ) -> Option<Matched> {
+        let ListedLink {
+            list,
+            group: g,
+            pair,
+            chain: c,
+            filter,
+            keep,
+        } = at;
+        let mut pair_bits = None;
+        if let (Some((f, slot)), false) = (filter, link.negated || link.multi_match) {
+            if self.unions.get(pair).is_some_and(Option::is_none) {
+                if self.group_raw.get(g).is_some_and(Option::is_none) {
+                    let classes = Self::raw_classes(list, memo);
+                    if let Some(at) = self.group_raw.get_mut(g) {
+                        *at = Some(classes);
+                    }
+                }
+                // No value holds bytes the chain would change in a way the
+                // search could see: their own bits.
+                let search = self.chain_triggers(c).1;
+                let raw = matches!(
+                    self.group_raw.get(g),
+                    Some(Some(classes))
+                        if search != crate::transform::class::ALL && search & classes == 0
+                );
+                let union = self.union(list, link, c, raw, f, pair, memo);
+                if let Some(u) = self.unions.get_mut(pair) {
+                    *u = Some(union);
+                }
+            }
+            if let Some(Some(b)) = self.unions.get(pair) {
+                if !prefilter::has(memo.bitset(*b), slot) {
+                    return None;
+                }
+            }
+            pair_bits = memo.pair_bits.take(pair);
+        }
+        let removed = self.removed_keys(rule, link);
+        let matched = self.eval_group(
+            link,
+            c,
+            filter,
+            GroupInput {
+                list,
+                removed: removed.as_deref(),
+                pair_bits: pair_bits.as_deref(),
+            },
+            keep,
+            memo,
+        );
+        if let Some(bits) = pair_bits {
+            memo.pair_bits.put(pair, bits, true);
+        }
+        Some(matched)
     }
 
     /// Per variable of the link, the keys `ctl` removed for this rule
     /// (`None`: nothing removed, the usual case).
     pub(super) fn removed_keys(&self, rule: &CompiledRule, link: &Link) -> Option<Vec<Vec<&Key>>> {
-        if self.removed_targets.is_empty() {
+        // Most requests carry a removal (the CRS's 941010) that concerns
+        // few rules: look before building the lists.
+        let concerned = self
+            .removed_targets
+            .iter()
+            .any(|(scope, t)| link.variables.iter().any(|v| v.var == t.var) && scope.covers(rule));
+        if !concerned {
             return None;
         }
         let keys: Vec<Vec<&Key>> = link
@@ -95,8 +187,10 @@ impl Transaction {
     }
 
     /// The union of the list's prefilter bits through the chain (a set in
-    /// the memo), and each value's bits; `raw`: the chain cannot change
-    /// what the search sees, the values' own bits hold.
+    /// the memo), with each value's bits kept as the pair's list; `raw`:
+    /// the chain cannot change what the search sees, the values' own bits
+    /// hold.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn union(
         &self,
         list: &[GroupValue],
@@ -104,11 +198,12 @@ impl Transaction {
         chain: u32,
         raw: bool,
         f: &Prefilter,
+        pair: usize,
         memo: &mut Memo,
-    ) -> (u32, Arc<[u32]>) {
+    ) -> u32 {
         let triggers = self.chain_triggers(chain);
         let union = memo.new_bitset(f);
-        let mut each = Vec::with_capacity(list.len());
+        let mut each = memo.pair_bits.buffer(pair);
         for v in list {
             let b = if raw {
                 memo.raw_bits_id(v.id as usize, f)
@@ -119,7 +214,8 @@ impl Transaction {
             memo.or_bitset(union, b);
             each.push(b);
         }
-        (union, each.into())
+        memo.pair_bits.put(pair, each, true);
+        union
     }
 
     /// Evaluates a link over a list: values without the link's literals

@@ -9,7 +9,6 @@ use crate::transform::{byte_classes, class, Transform};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::Arc;
 
 /// Values are request data that stays where it is for the transaction
 /// (see `Value::stable`), so they are known by address and length.
@@ -29,17 +28,82 @@ pub(super) struct Memo {
     /// make) are scanned once.
     scanned: HashMap<u64, (Span, u32), BuildHasherDefault<KeyHasher>>,
     /// Per target group (see `Engine::groups`): its values, once per phase.
-    groups: Vec<Option<Arc<[GroupValue]>>>,
+    pub groups: Lists<GroupValue>,
     /// Per (group, chain) pair: each value's prefilter bits (index in
     /// `bitsets`, aligned with the group's values).
-    pair_bits: Vec<Option<Arc<[u32]>>>,
+    pub pair_bits: Lists<u32>,
     /// Per variable id (see `Engine::group_refs`): its values' ids and
     /// their keys' ids, once per phase however many groups share it.
-    subs: Vec<Option<SubValues>>,
+    pub subs: Lists<(u32, Option<u32>)>,
 }
 
-/// One variable's values: (value id, key id).
-pub(super) type SubValues = Arc<[(u32, Option<u32>)]>;
+/// Lists known for a phase, by id. Their buffers outlive the phase and,
+/// with the memo reused, the transaction: refilled, they allocate nothing.
+pub(super) struct Lists<T> {
+    /// Whether the list is known, and the list.
+    lists: Vec<(bool, Vec<T>)>,
+}
+
+impl<T> Default for Lists<T> {
+    fn default() -> Self {
+        Lists { lists: Vec::new() }
+    }
+}
+
+impl<T> Lists<T> {
+    pub fn known(&self, i: usize) -> bool {
+        self.lists.get(i).is_some_and(|l| l.0)
+    }
+
+    pub fn get(&self, i: usize) -> &[T] {
+        match self.lists.get(i) {
+            Some((true, l)) => l,
+            _ => &[],
+        }
+    }
+
+    pub fn forget(&mut self, i: usize) {
+        if let Some((known, l)) = self.lists.get_mut(i) {
+            *known = false;
+            l.clear();
+        }
+    }
+
+    pub fn forget_all(&mut self) {
+        for (known, l) in &mut self.lists {
+            *known = false;
+            l.clear();
+        }
+    }
+
+    /// List `i`'s buffer, emptied, to fill and [`Lists::put`] back.
+    pub fn buffer(&mut self, i: usize) -> Vec<T> {
+        self.forget(i);
+        match self.lists.get_mut(i) {
+            Some((_, l)) => std::mem::take(l),
+            None => Vec::new(),
+        }
+    }
+
+    /// Known list `i`, lent out to be read while the memo changes; it
+    /// must be [`Lists::put`] back (it reads as empty until then).
+    pub fn take(&mut self, i: usize) -> Option<Vec<T>> {
+        match self.lists.get_mut(i) {
+            Some((true, l)) => Some(std::mem::take(l)),
+            _ => None,
+        }
+    }
+
+    /// Stores list `i` as known (`true`) or keeps only its buffer.
+    pub fn put(&mut self, i: usize, list: Vec<T>, known: bool) {
+        if self.lists.len() <= i {
+            self.lists.resize_with(i + 1, || (false, Vec::new()));
+        }
+        if let Some(at) = self.lists.get_mut(i) {
+            *at = (known, list);
+        }
+    }
+}
 
 /// One value of a target group: its id here, which of the link's
 /// variables it came from, and the id of its key (for its name).
@@ -165,60 +229,9 @@ impl Memo {
 
     /// Target groups and their unions: the body adds values to them.
     pub(super) fn clear_groups(&mut self) {
-        self.subs.iter_mut().for_each(|s| *s = None);
-        self.groups.iter_mut().for_each(|g| *g = None);
-        self.pair_bits.iter_mut().for_each(|p| *p = None);
-    }
-
-    pub(super) fn clear_group(&mut self, g: usize) {
-        if let Some(at) = self.groups.get_mut(g) {
-            *at = None;
-        }
-    }
-
-    pub(super) fn clear_sub(&mut self, r: usize) {
-        if let Some(at) = self.subs.get_mut(r) {
-            *at = None;
-        }
-    }
-
-    pub(super) fn sub(&self, r: usize) -> Option<SubValues> {
-        self.subs.get(r).cloned().flatten()
-    }
-
-    pub(super) fn set_sub(&mut self, r: usize, values: SubValues) {
-        if self.subs.len() <= r {
-            self.subs.resize(r + 1, None);
-        }
-        self.subs[r] = Some(values);
-    }
-
-    pub(super) fn clear_pair(&mut self, pair: usize) {
-        if let Some(at) = self.pair_bits.get_mut(pair) {
-            *at = None;
-        }
-    }
-
-    pub(super) fn group(&self, g: usize) -> Option<Arc<[GroupValue]>> {
-        self.groups.get(g).cloned().flatten()
-    }
-
-    pub(super) fn set_group(&mut self, g: usize, values: Arc<[GroupValue]>) {
-        if self.groups.len() <= g {
-            self.groups.resize(g + 1, None);
-        }
-        self.groups[g] = Some(values);
-    }
-
-    pub(super) fn pair_bits(&self, pair: usize) -> Option<Arc<[u32]>> {
-        self.pair_bits.get(pair).cloned().flatten()
-    }
-
-    pub(super) fn set_pair_bits(&mut self, pair: usize, bits: Arc<[u32]>) {
-        if self.pair_bits.len() <= pair {
-            self.pair_bits.resize(pair + 1, None);
-        }
-        self.pair_bits[pair] = Some(bits);
+        self.subs.forget_all();
+        self.groups.forget_all();
+        self.pair_bits.forget_all();
     }
 
     /// The bytes of a value known by id.
