@@ -10,7 +10,7 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Macro<'a> {
     /// Uppercase collection or variable name: `TX`, `MATCHED_VAR`, `RULE`.
-    pub collection: String,
+    pub collection: Cow<'static, str>,
     /// The key after the first `.`, as written.
     pub key: Option<&'a str>,
 }
@@ -19,11 +19,34 @@ pub fn has_macros(s: &str) -> bool {
     s.contains("%{")
 }
 
+/// The names macros use most, so naming them costs no allocation.
+const COMMON: [&str; 12] = [
+    "TX",
+    "IP",
+    "GLOBAL",
+    "SESSION",
+    "USER",
+    "RESOURCE",
+    "MATCHED_VAR",
+    "MATCHED_VAR_NAME",
+    "RULE",
+    "REMOTE_ADDR",
+    "REQUEST_HEADERS",
+    "REQUEST_FILENAME",
+];
+
+fn uppercase(name: &str) -> Cow<'static, str> {
+    match COMMON.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+        Some(c) => Cow::Borrowed(c),
+        None => Cow::Owned(name.to_ascii_uppercase()),
+    }
+}
+
 /// Expands every macro in `template`; an unknown one becomes empty, as in
 /// ModSecurity. An unterminated `%{` is kept as text.
-pub fn expand<'a>(
+pub fn expand<'a, 'r>(
     template: &'a str,
-    resolve: &mut dyn FnMut(&Macro<'_>) -> Option<Vec<u8>>,
+    resolve: &mut dyn FnMut(&Macro<'_>) -> Option<Cow<'r, [u8]>>,
 ) -> Cow<'a, [u8]> {
     if !has_macros(template) {
         return Cow::Borrowed(template.as_bytes());
@@ -45,7 +68,7 @@ pub fn expand<'a>(
             None => (body, None),
         };
         let m = Macro {
-            collection: collection.trim().to_ascii_uppercase(),
+            collection: uppercase(collection.trim()),
             key,
         };
         if let Some(value) = resolve(&m) {
@@ -61,13 +84,13 @@ pub fn expand<'a>(
 mod tests {
     use super::*;
 
-    fn resolver(m: &Macro<'_>) -> Option<Vec<u8>> {
-        match (m.collection.as_str(), m.key) {
+    fn resolver(m: &Macro<'_>) -> Option<Cow<'static, [u8]>> {
+        match (m.collection.as_ref(), m.key) {
             ("TX", Some(k)) if k.eq_ignore_ascii_case("critical_anomaly_score") => {
-                Some(b"5".to_vec())
+                Some(Cow::Borrowed(b"5"))
             }
-            ("MATCHED_VAR", None) => Some(b"<script>".to_vec()),
-            ("RULE", Some("id")) => Some(b"941100".to_vec()),
+            ("MATCHED_VAR", None) => Some(Cow::Owned(b"<script>".to_vec())),
+            ("RULE", Some("id")) => Some(Cow::Borrowed(b"941100")),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@
 use super::Engine;
 use crate::collection::{expand, has_macros, Macro};
 use crate::request::RequestInput;
+use std::borrow::Cow;
 
 /// One collection to read ahead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +62,7 @@ fn request_only(template: &str) -> bool {
     let mut ok = true;
     expand(template, &mut |m: &Macro<'_>| {
         ok &= matches!(
-            (m.collection.as_str(), m.key),
+            (m.collection.as_ref(), m.key),
             ("REMOTE_ADDR", None) | ("REQUEST_HEADERS", Some(_))
         );
         None
@@ -100,13 +101,13 @@ fn key_for(template: &str, input: &RequestInput<'_>) -> String {
     }
     let bytes = expand(
         template,
-        &mut |m: &Macro<'_>| match (m.collection.as_str(), m.key) {
-            ("REMOTE_ADDR", None) => Some(input.remote_addr.as_bytes().to_vec()),
+        &mut |m: &Macro<'_>| match (m.collection.as_ref(), m.key) {
+            ("REMOTE_ADDR", None) => Some(Cow::Borrowed(input.remote_addr.as_bytes())),
             ("REQUEST_HEADERS", Some(name)) => input
                 .headers
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-                .map(|(_, v)| v.to_vec()),
+                .map(|(_, v)| Cow::Borrowed(*v)),
             _ => None,
         },
     );

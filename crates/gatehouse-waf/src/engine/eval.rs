@@ -390,7 +390,11 @@ impl Transaction {
         // (`key`: the lowercase name, when it has no macros.)
         let name: Cow<'_, str> = match &s.key {
             Some(key) => Cow::Borrowed(key),
-            None => Cow::Owned(self.expand_text(&s.name).to_ascii_lowercase()),
+            None => {
+                let mut name = self.expand_text(&s.name);
+                name.make_ascii_lowercase();
+                Cow::Owned(name)
+            }
         };
         let operand: Cow<'_, [u8]> = if crate::collection::has_macros(s.operand()) {
             Cow::Owned(self.expand(s.operand()).into_owned())

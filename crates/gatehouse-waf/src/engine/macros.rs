@@ -24,20 +24,34 @@ impl Transaction {
 
     /// Like [`Transaction::expand`], as text.
     pub(super) fn expand_text(&self, template: &str) -> String {
-        String::from_utf8_lossy(&self.expand(template)).into_owned()
+        match self.expand(template) {
+            Cow::Borrowed(b) => String::from_utf8_lossy(b).into_owned(),
+            Cow::Owned(v) => String::from_utf8(v)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        }
     }
 
-    fn resolve(&self, m: &Macro<'_>) -> Option<Vec<u8>> {
-        let key = m.key.map(str::to_ascii_lowercase);
-        match (m.collection.as_str(), key.as_deref()) {
-            ("TX", Some(k)) => self.tx.get(k, self.now).map(<[u8]>::to_vec),
+    fn resolve(&self, m: &Macro<'_>) -> Option<Cow<'_, [u8]>> {
+        // Keys are lowercase as rules write them, usually.
+        let key: Option<Cow<'_, str>> = m.key.map(|k| {
+            if k.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(k.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(k)
+            }
+        });
+        match (m.collection.as_ref(), key.as_deref()) {
+            ("TX", Some(k)) => self.tx.get(k, self.now).map(Cow::Borrowed),
             ("IP" | "GLOBAL" | "SESSION" | "USER" | "RESOURCE", Some(k)) => {
                 let (_, c) = self.persistent.get(&m.collection.to_ascii_lowercase())?;
-                c.get(k, self.now).map(<[u8]>::to_vec)
+                c.get(k, self.now).map(Cow::Borrowed)
             }
-            ("MATCHED_VAR", None) => self.matched.last().map(|(_, v)| v.clone()),
-            ("MATCHED_VAR_NAME", None) => self.matched.last().map(|(n, _)| n.as_bytes().to_vec()),
-            ("RULE", Some(k)) => self.rule_field(k),
+            ("MATCHED_VAR", None) => self.matched.last().map(|(_, v)| Cow::Borrowed(&v[..])),
+            ("MATCHED_VAR_NAME", None) => self
+                .matched
+                .last()
+                .map(|(n, _)| Cow::Borrowed(n.as_bytes())),
+            ("RULE", Some(k)) => self.rule_field(k).map(Cow::Owned),
             (_, key) => {
                 let r = VariableRef {
                     var: Var::from_name(&m.collection),
@@ -52,7 +66,7 @@ impl Transaction {
                         first = Some(v.value.into_owned());
                     }
                 });
-                first
+                first.map(Cow::Owned)
             }
         }
     }

@@ -16,6 +16,8 @@ use std::hash::BuildHasherDefault;
 pub(super) struct Memo {
     index: HashMap<(usize, usize), u32, BuildHasherDefault<KeyHasher>>,
     states: Vec<ValueState>,
+    /// Cleared states whose lists keep their room for the next values.
+    spare_states: Vec<ValueState>,
     /// Values as chains that changed them left them (spans of `bytes`).
     transformed: Vec<Span>,
     /// The bytes of values and of their forms, one arena.
@@ -127,7 +129,34 @@ struct ValueState {
     /// of it (index in `transformed`, `None`: unchanged) and that form's
     /// byte classes: chains that differ only in transformations with
     /// nothing to do on this value share the work.
-    steps: Vec<(Vec<Transform>, Option<u32>, u32)>,
+    steps: Vec<(StepKey, Option<u32>, u32)>,
+}
+
+/// A sequence of transformations that acted on a value, kept inline (a
+/// longer one is not remembered).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct StepKey {
+    len: u8,
+    steps: [Transform; 15],
+}
+
+impl StepKey {
+    const EMPTY: StepKey = StepKey {
+        len: 0,
+        steps: [Transform::None; 15],
+    };
+
+    /// Adds a step; `false` when the key is full.
+    fn push(&mut self, t: Transform) -> bool {
+        match self.steps.get_mut(usize::from(self.len)) {
+            Some(at) => {
+                *at = t;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -220,7 +249,11 @@ impl Memo {
     pub(super) fn clear(&mut self) {
         self.clear_groups();
         self.index.clear();
-        self.states.clear();
+        for mut state in self.states.drain(..) {
+            state.chains.clear();
+            state.steps.clear();
+            self.spare_states.push(state);
+        }
         self.transformed.clear();
         self.bytes.clear();
         self.bits.clear();
@@ -248,13 +281,17 @@ impl Memo {
         let id = *self.index.entry(at).or_insert(next);
         if id == next {
             let bytes = push_span(&mut self.bytes, value);
-            self.states.push(ValueState {
+            let mut state = self.spare_states.pop().unwrap_or_else(|| ValueState {
                 bytes,
-                classes: byte_classes(value),
+                classes: 0,
                 bits: None,
                 chains: Vec::new(),
                 steps: Vec::new(),
             });
+            state.bytes = bytes;
+            state.classes = byte_classes(value);
+            state.bits = None;
+            self.states.push(state);
         }
         id as usize
     }
@@ -422,14 +459,15 @@ impl Memo {
         let state = self.states.get(id)?;
         let mut classes = state.classes;
         let mut current: Option<u32> = None;
-        let mut key: Vec<Transform> = Vec::new();
+        let mut key = StepKey::EMPTY;
+        let mut keyed = true;
         for t in transforms {
             if t.leaves(classes) {
                 continue;
             }
-            key.push(*t);
+            keyed = keyed && key.push(*t);
             let state = self.states.get(id)?;
-            if let Some((_, at, c)) = state.steps.iter().find(|(k, _, _)| *k == key) {
+            if let Some((_, at, c)) = state.steps.iter().find(|(k, _, _)| keyed && *k == key) {
                 (current, classes) = (*at, *c);
                 continue;
             }
@@ -450,8 +488,8 @@ impl Memo {
                 self.transformed.push(span);
                 current = Some(index(self.transformed.len() - 1));
             }
-            if let Some(state) = self.states.get_mut(id) {
-                state.steps.push((key.clone(), current, classes));
+            if let (Some(state), true) = (self.states.get_mut(id), keyed) {
+                state.steps.push((key, current, classes));
             }
         }
         current

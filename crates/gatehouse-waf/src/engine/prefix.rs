@@ -53,7 +53,7 @@ impl Prefix {
 fn macros_all(text: &str, ok: fn(&str) -> bool) -> bool {
     let mut all = true;
     crate::collection::expand(text, &mut |m: &Macro<'_>| {
-        all &= ok(m.collection.as_str());
+        all &= ok(m.collection.as_ref());
         None
     });
     all
