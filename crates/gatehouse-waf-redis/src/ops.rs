@@ -39,7 +39,7 @@ pub enum Op {
 
 /// The value as an integer when it is one written canonically (what
 /// `setvar:x=+1` leaves); `007` or `5abc` are text and are set whole.
-fn integer(v: &[u8]) -> Option<i64> {
+pub(crate) fn integer(v: &[u8]) -> Option<i64> {
     let n: i64 = std::str::from_utf8(v).ok()?.parse().ok()?;
     (n.to_string().as_bytes() == v).then_some(n)
 }

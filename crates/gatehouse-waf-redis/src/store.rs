@@ -2,7 +2,7 @@
 //! read ahead by [`RedisStore::prefetch`] and written behind by the
 //! [`Writer`].
 
-use crate::ops::{collection_from, diff, Op};
+use crate::ops::{collection_from, diff, integer, Op};
 use crate::writer::Writer;
 use crate::{RedisSettings, COLLECTION_TIMEOUT_SECS};
 use gatehouse_waf::collection::{Collection, MemoryStore, PersistentStore};
@@ -185,19 +185,24 @@ impl RedisStore {
     }
 }
 
-impl PersistentStore for RedisStore {
-    fn load(&self, name: &str, key: &str, now: u64) -> Collection {
-        self.mirror.load(name, key, now)
-    }
-
-    /// Applies the change to the mirror and queues its difference for
-    /// Redis; never waits.
-    fn update(&self, name: &str, key: &str, now: u64, change: &mut dyn FnMut(&mut Collection)) {
+impl RedisStore {
+    /// Applies the change to the mirror, turns its difference into Redis
+    /// operations (`adjust` may refine them knowing what was there before)
+    /// and queues them; never waits.
+    fn change(
+        &self,
+        name: &str,
+        key: &str,
+        now: u64,
+        change: &mut dyn FnMut(&mut Collection),
+        adjust: &dyn Fn(&Collection, &mut Vec<Op>),
+    ) {
         let mut ops = Vec::new();
         self.mirror.update(name, key, now, &mut |c| {
             let before = c.clone();
             change(c);
             ops = diff(&before, c);
+            adjust(&before, &mut ops);
         });
         if ops.is_empty() {
             return;
@@ -216,5 +221,45 @@ impl PersistentStore for RedisStore {
                 self.shared.failed("queue", &"the writer has stopped")
             }
         }
+    }
+}
+
+impl PersistentStore for RedisStore {
+    fn load(&self, name: &str, key: &str, now: u64) -> Collection {
+        self.mirror.load(name, key, now)
+    }
+
+    /// Applies the change to the mirror and queues its difference for
+    /// Redis; never waits.
+    fn update(&self, name: &str, key: &str, now: u64, change: &mut dyn FnMut(&mut Collection)) {
+        self.change(name, key, now, change, &|_, _| {});
+    }
+
+    /// As `update`, but a variable new to this node is added to in Redis
+    /// rather than set there: another node may have counted it already.
+    fn add(
+        &self,
+        name: &str,
+        key: &str,
+        now: u64,
+        var: &str,
+        delta: i64,
+        change: &mut dyn FnMut(&mut Collection),
+    ) {
+        self.change(name, key, now, change, &|before, ops| {
+            if before.get_lowercase(var, now).is_some() {
+                return;
+            }
+            for op in ops.iter_mut() {
+                if let Op::Set { name, value } = op {
+                    if name == var && integer(value) == Some(delta) {
+                        *op = Op::Incr {
+                            name: std::mem::take(name),
+                            by: delta,
+                        };
+                    }
+                }
+            }
+        });
     }
 }

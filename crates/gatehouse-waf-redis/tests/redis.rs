@@ -64,7 +64,8 @@ fn add(store: &RedisStore, key: &str, n: u32) {
     let inc = SetVar::parse("ip.login_attempt=+1").unwrap();
     let t = now();
     for _ in 0..n {
-        store.update("IP", key, t, &mut |c| {
+        // As the engine runs `setvar:ip.login_attempt=+1`.
+        store.add("IP", key, t, "login_attempt", 1, &mut |c| {
             inc.apply(c, "login_attempt", b"1", t)
         });
     }
@@ -123,6 +124,35 @@ fn increments_from_two_nodes_add_up_even_when_concurrent() {
     );
     rt.block_on(a.prefetch(&wanted("10.0.0.1")));
     assert_eq!(local(&a, "10.0.0.1").as_deref(), Some("205"));
+}
+
+#[test]
+fn a_counter_new_to_both_nodes_counts_both_first_increments() {
+    let Some(server) = RedisServer::start("a_counter_new_to_both_nodes") else {
+        return;
+    };
+    let rt = runtime();
+    let (a, b) = (node(&rt, settings(&server)), node(&rt, settings(&server)));
+    let key = "gatehouse:ip:10.0.0.9";
+    // Both count a first failure before either has read the other's.
+    add(&a, "10.0.0.9", 1);
+    add(&b, "10.0.0.9", 1);
+    assert_eq!(local(&a, "10.0.0.9").as_deref(), Some("1"));
+    assert_eq!(local(&b, "10.0.0.9").as_deref(), Some("1"));
+    assert!(
+        eventually(|| server.hget(key, "login_attempt").as_deref() == Some("2")),
+        "{:?}",
+        server.hget(key, "login_attempt")
+    );
+    // A plain set of a new variable stays a set.
+    let t = now();
+    a.update("ip", "10.0.0.9", t, &mut |c| c.set("flag", b"7".to_vec()));
+    b.update("ip", "10.0.0.9", t, &mut |c| c.set("flag", b"7".to_vec()));
+    assert!(eventually(
+        || server.hget(key, "flag").as_deref() == Some("7")
+    ));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.hget(key, "flag").as_deref(), Some("7"));
 }
 
 #[test]

@@ -12,6 +12,23 @@ pub trait PersistentStore: Send + Sync {
     fn load(&self, name: &str, key: &str, now: u64) -> Collection;
     /// Runs `change` on the stored collection atomically and keeps it.
     fn update(&self, name: &str, key: &str, now: u64, change: &mut dyn FnMut(&mut Collection));
+
+    /// `setvar:name.var=+delta` (or `-`): [`PersistentStore::update`] with
+    /// what the change is, so a shared store can add `delta` where it keeps
+    /// the value, even for a variable new to this node (two nodes counting
+    /// a first failure at once must make 2, not 1).
+    fn add(
+        &self,
+        name: &str,
+        key: &str,
+        now: u64,
+        var: &str,
+        delta: i64,
+        change: &mut dyn FnMut(&mut Collection),
+    ) {
+        let _ = (var, delta);
+        self.update(name, key, now, change)
+    }
 }
 
 struct Stored {

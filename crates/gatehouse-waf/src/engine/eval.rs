@@ -7,7 +7,7 @@ use super::prefix::Hot;
 use super::settled::Settled;
 use super::targets::Value;
 use super::{Action, Engine, Intervention, Match, Scope, Transaction};
-use crate::collection::SetVar;
+use crate::collection::{to_int, Collection, SetVar, SetVarOp};
 use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link, Var};
 use crate::parse::EngineMode;
 use crate::request::BodyProcessor;
@@ -415,9 +415,22 @@ impl Transaction {
         s.apply(local, &name, &operand, now);
         // The store applies the same change atomically, so concurrent
         // requests of a fleet or node never lose an increment.
-        self.engine.store.update(&s.collection, key, now, &mut |c| {
-            s.apply(c, &name, &operand, now)
-        });
+        let mut change = |c: &mut Collection| s.apply(c, &name, &operand, now);
+        let delta = match &s.op {
+            SetVarOp::Add(_) => Some(to_int(&operand)),
+            SetVarOp::Sub(_) => Some(to_int(&operand).saturating_neg()),
+            _ => None,
+        };
+        match delta {
+            Some(d) => self
+                .engine
+                .store
+                .add(&s.collection, key, now, &name, d, &mut change),
+            None => self
+                .engine
+                .store
+                .update(&s.collection, key, now, &mut change),
+        }
     }
 
     fn expirevar(&mut self, target: &str, seconds: &str) {
