@@ -206,8 +206,11 @@ fn operator_literals(op: &crate::operator::Operator) -> Option<Vec<Vec<u8>>> {
 pub struct Prefilter {
     /// Literals of two bytes or more.
     ac: AhoCorasick,
-    /// AC pattern id to the bits of the rule slots that need it.
-    slots: Vec<Vec<u64>>,
+    /// AC pattern `p`'s slots are `slot_ids[slot_start[p]..slot_start[p + 1]]`:
+    /// a literal serves one or two links, so a match sets those bits
+    /// instead of or-ing a whole set kept apart from the rest.
+    slot_start: Vec<u32>,
+    slot_ids: Vec<u32>,
     /// Single-byte literals (`(`, `<`, `;`) occur in almost every value:
     /// an automaton would report them at every turn, so they are looked up
     /// by byte instead. Lowercase byte to the bits of its slots.
@@ -248,7 +251,7 @@ impl Prefilter {
         }
         // Each literal's bits once, however often it occurs; on the stack
         // for up to 8192 literals.
-        let words = self.slots.len().div_ceil(64);
+        let words = self.slot_start.len().div_ceil(64);
         let mut stack = [0u64; 128];
         let mut heap = Vec::new();
         let seen: &mut [u64] = if words <= stack.len() {
@@ -266,8 +269,18 @@ impl Prefilter {
                 continue;
             }
             *word |= 1 << (p % 64);
-            for (b, s) in bits.iter_mut().zip(self.slots.get(p).into_iter().flatten()) {
-                *b |= s;
+            let (Some(&from), Some(&to)) = (self.slot_start.get(p), self.slot_start.get(p + 1))
+            else {
+                continue;
+            };
+            for &s in self
+                .slot_ids
+                .get(from as usize..to as usize)
+                .unwrap_or_default()
+            {
+                if let Some(b) = bits.get_mut(s as usize / 64) {
+                    *b |= 1 << (s % 64);
+                }
             }
         }
     }
@@ -362,13 +375,17 @@ pub fn build(rules: &RuleSet, chains: &[Vec<Vec<u32>>; 5]) -> (Option<Prefilter>
         // Too large to build: every link simply runs its operator.
         return (None, Default::default());
     };
-    let literal_slots = long
-        .iter()
-        .map(|(id, _)| bits_of(per_literal.get(*id).map_or(&[][..], Vec::as_slice)))
-        .collect();
+    let mut slot_start = Vec::with_capacity(long.len() + 1);
+    let mut slot_ids = Vec::new();
+    for (id, _) in &long {
+        slot_start.push(u32::try_from(slot_ids.len()).unwrap_or(u32::MAX));
+        slot_ids.extend_from_slice(per_literal.get(*id).map_or(&[][..], Vec::as_slice));
+    }
+    slot_start.push(u32::try_from(slot_ids.len()).unwrap_or(u32::MAX));
     let filter = Prefilter {
         ac,
-        slots: literal_slots,
+        slot_start,
+        slot_ids,
         bytes,
         words,
     };
