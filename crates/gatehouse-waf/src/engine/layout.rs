@@ -59,7 +59,7 @@ fn request_stable(v: &VariableRef) -> bool {
 }
 
 /// Target lists made only of request data, interned (see
-/// `Engine::groups`).
+/// `Engine::table`).
 pub(super) struct Groups {
     pub per_link: PerLink<Option<(u32, u32)>>,
     /// Per group: whether it reads `REQUEST_BODY`, which exists only from
@@ -74,7 +74,7 @@ pub(super) struct Groups {
     pub ref_body: Vec<bool>,
 }
 
-/// Interns target lists made only of request data (see `Engine::groups`),
+/// Interns target lists made only of request data (see `Engine::table`),
 /// and each (list, chain) pair a link uses: dense ids, so a transaction
 /// keeps its unions in plain vectors.
 pub(super) fn target_groups(rules: &RuleSet, chains: &PerLink<u32>) -> Groups {

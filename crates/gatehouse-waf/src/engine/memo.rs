@@ -29,7 +29,7 @@ pub(super) struct Memo {
     /// equal contents (REQUEST_URI and its raw form, a form two chains
     /// make) are scanned once.
     scanned: HashMap<u64, (Span, u32), BuildHasherDefault<KeyHasher>>,
-    /// Per target group (see `Engine::groups`): its values, once per phase.
+    /// Per target group (see `Engine::table`): its values, once per phase.
     pub groups: Lists<GroupValue>,
     /// Per (group, chain) pair: each value's prefilter bits (index in
     /// `bitsets`, aligned with the group's values).
