@@ -16,6 +16,7 @@ mod settled;
 mod targets;
 
 pub use collections_ahead::CollectionsAhead;
+pub(crate) use prefilter::required_literals;
 pub use targets::Value;
 
 use eval::CAPTURE_NAMES;

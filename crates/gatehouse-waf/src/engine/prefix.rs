@@ -8,7 +8,7 @@ use super::memo::Memo;
 use super::settled::Settled;
 use super::{Engine, Transaction};
 use crate::collection::{Collection, Macro};
-use crate::compile::{CompiledRule, Disruptive, Var};
+use crate::compile::{CompiledRule, Disruptive, Link, Var};
 use crate::parse::EngineMode;
 use crate::request::RequestInput;
 use std::sync::Arc;
@@ -234,12 +234,18 @@ impl Engine {
 
 impl Transaction {
     fn first_link_matches(&self, rule: &CompiledRule, memo: &mut Memo) -> bool {
-        rule.links.first().is_some_and(|l| {
-            !self
-                .eval_link(rule, l, None, None, false, memo)
-                .matched
-                .is_empty()
-        })
+        rule.links
+            .first()
+            .is_some_and(|l| self.link_matches(rule, l, memo))
+    }
+
+    /// Whether a link of `rule` matches as it stands (outside a phase:
+    /// no chain ids, no prefilter), for work done once per engine.
+    pub(super) fn link_matches(&self, rule: &CompiledRule, link: &Link, memo: &mut Memo) -> bool {
+        !self
+            .eval_link(rule, link, None, None, false, memo)
+            .matched
+            .is_empty()
     }
 
     /// Where evaluation goes on after rule `at - 1` matched: `skip`, or

@@ -3,6 +3,7 @@
 //! per request at PL1). Their outcome is the same for every request, so it
 //! is worked out once, on the prefix's TX.
 
+use super::eval::CAPTURE_NAMES;
 use super::memo::Memo;
 use super::prefix::passes;
 use super::Transaction;
@@ -60,7 +61,7 @@ impl Written {
                     continue;
                 }
                 if l.capture {
-                    (0..10).for_each(|d| w.add(&d.to_string()));
+                    CAPTURE_NAMES.iter().for_each(|d| w.add(d));
                 }
                 for s in l.setvars.iter().filter(|s| s.collection == "tx") {
                     w.add(&s.name);
@@ -133,17 +134,11 @@ impl Transaction {
     }
 
     fn settled(&self, rule: &CompiledRule, written: &Written, memo: &mut Memo) -> Option<Settled> {
-        let matches = |l: &Link, memo: &mut Memo| {
-            !self
-                .eval_link(rule, l, None, None, false, memo)
-                .matched
-                .is_empty()
-        };
         let first = rule.links.first()?;
         if !reads_settled_tx(first, written) {
             return None;
         }
-        if !matches(first, memo) {
+        if !self.link_matches(rule, first, memo) {
             return Some(Settled::Never);
         }
         let flow_only = !rule.log
@@ -153,6 +148,7 @@ impl Transaction {
                 .links
                 .iter()
                 .all(|l| no_actions(l) && reads_settled_tx(l, written));
-        (flow_only && rule.links.iter().all(|l| matches(l, memo))).then_some(Settled::Always)
+        (flow_only && rule.links.iter().all(|l| self.link_matches(rule, l, memo)))
+            .then_some(Settled::Always)
     }
 }
