@@ -42,7 +42,7 @@ pub struct GatehouseConf {
 
 /// Kong's `redis_host`, `redis_port`, `redis_password`, `redis_database`
 /// and `redis_timeout`, plus a key prefix.
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConf {
     /// Default `127.0.0.1`.
@@ -50,7 +50,7 @@ pub struct RedisConf {
     /// Default 6379.
     pub port: Option<u16>,
     /// `AUTH` password; none by default. Never logged.
-    pub password: Option<String>,
+    pub password: Option<gatehouse_core::Secret>,
     /// Default 0.
     pub database: Option<u32>,
     /// How long a request may wait for its WAF collections. Default
@@ -59,20 +59,6 @@ pub struct RedisConf {
     pub timeout: Option<DurationValue>,
     /// Prefix of every key. Default `gatehouse:`.
     pub prefix: Option<String>,
-}
-
-/// Everything but the password.
-impl fmt::Debug for RedisConf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisConf")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("database", &self.database)
-            .field("timeout", &self.timeout)
-            .field("prefix", &self.prefix)
-            .finish()
-    }
 }
 
 /// Request head limits, with nginx's meanings and defaults

@@ -6,6 +6,8 @@
 
 mod rejection;
 mod request_id;
+mod secret;
 
 pub use rejection::{error_body, Rejection, ERROR_CONTENT_TYPE};
 pub use request_id::{generate_request_id, is_acceptable_request_id, REQUEST_ID_HEADER};
+pub use secret::Secret;

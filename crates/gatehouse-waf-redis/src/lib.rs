@@ -36,7 +36,7 @@ pub use ops::{collection_from, commands, diff, Op, EXPIRE_PREFIX};
 pub use store::RedisStore;
 pub use writer::Writer;
 
-use std::fmt;
+use gatehouse_core::Secret;
 use std::time::Duration;
 
 /// Idle collections vanish after this long (ModSecurity's
@@ -44,12 +44,12 @@ use std::time::Duration;
 pub const COLLECTION_TIMEOUT_SECS: u64 = 3600;
 
 /// Where Redis is, with Kong's `redis_*` meanings.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisSettings {
     pub host: String,
     pub port: u16,
     /// `AUTH` password; never logged.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub database: u32,
     /// How long a request may wait for its collections. Connecting and
     /// background writes get at least a second.
@@ -68,20 +68,6 @@ impl Default for RedisSettings {
             timeout: Duration::from_millis(50),
             prefix: "gatehouse:".into(),
         }
-    }
-}
-
-/// Everything but the password.
-impl fmt::Debug for RedisSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("database", &self.database)
-            .field("timeout", &self.timeout)
-            .field("prefix", &self.prefix)
-            .finish()
     }
 }
 

@@ -91,7 +91,7 @@ async fn connect(s: &RedisSettings) -> redis::RedisResult<ConnectionManager> {
         addr: ConnectionAddr::Tcp(s.host.clone(), s.port),
         redis: RedisConnectionInfo {
             db: i64::from(s.database),
-            password: s.password.clone(),
+            password: s.password.as_ref().map(|p| p.expose().to_string()),
             ..RedisConnectionInfo::default()
         },
     };
