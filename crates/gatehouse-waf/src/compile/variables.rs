@@ -140,6 +140,10 @@ pub struct KeyRegex {
     re: Regex,
     /// Lowercase.
     required: Option<Vec<Vec<u8>>>,
+    /// Lowercase, when the pattern is `^` and a plain word
+    /// (`^header_name_920450_`): an ASCII key is then decided by its
+    /// opening bytes alone.
+    prefix: Option<Vec<u8>>,
 }
 
 impl KeyRegex {
@@ -147,9 +151,18 @@ impl KeyRegex {
         let re = regex::bytes::RegexBuilder::new(pattern)
             .case_insensitive(true)
             .build()?;
+        let prefix = pattern
+            .strip_prefix('^')
+            .filter(|w| {
+                !w.is_empty()
+                    && w.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            })
+            .map(|w| w.to_ascii_lowercase().into_bytes());
         Ok(KeyRegex {
             re,
             required: crate::engine::required_literals(pattern),
+            prefix,
         })
     }
 
@@ -158,13 +171,42 @@ impl KeyRegex {
     }
 
     pub fn is_match(&self, key: &[u8]) -> bool {
+        if let Some(p) = &self.prefix {
+            if key
+                .get(..p.len())
+                .is_some_and(|k| k.eq_ignore_ascii_case(p))
+            {
+                return true;
+            }
+            // (Unicode case folding may still match a non-ASCII key.)
+            if key.is_ascii() {
+                return false;
+            }
+        }
         let holds = self.required.as_ref().is_none_or(|literals| {
-            literals.iter().any(|lit| {
-                lit.is_empty() || key.windows(lit.len()).any(|w| w.eq_ignore_ascii_case(lit))
-            })
+            !key.is_ascii()
+                || literals
+                    .iter()
+                    .any(|lit| contains_ignore_ascii_case(key, lit))
         });
         holds && self.re.is_match(key)
     }
+}
+
+/// Whether `hay` holds `needle` (lowercase), ignoring ASCII case.
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    hay.iter().take(last_start + 1).enumerate().any(|(i, b)| {
+        b.to_ascii_lowercase() == first
+            && hay
+                .get(i + 1..i + needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+    })
 }
 
 impl Key {
@@ -278,7 +320,11 @@ mod tests {
 
     #[test]
     fn key_regex_selects_as_the_regex_does() {
-        let keys: [&[u8]; 14] = [
+        let keys: [&[u8]; 16] = [
+            // KELVIN SIGN, LATIN SMALL LETTER LONG S: `(?i)ks` under
+            // Unicode case folding.
+            "\u{212A}\u{017F}_x".as_bytes(),
+            b"KS_x",
             b"abcx",
             b"ABBB",
             b"xyz1",
@@ -305,6 +351,7 @@ mod tests {
             "(?i)abc",
             "\\d+abc",
             "^head(er|ing)_",
+            "^ks_",
         ] {
             let k = KeyRegex::new(p).unwrap_or_else(|e| panic!("{e}"));
             let plain = regex::bytes::RegexBuilder::new(p)

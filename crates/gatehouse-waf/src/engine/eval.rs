@@ -224,6 +224,7 @@ impl Transaction {
                         chain: c,
                         filter,
                         keep,
+                        key: (!link.operator.needs_expansion()).then_some(info.key),
                     };
                     let matched = self.eval_listed(rule, link, at, memo);
                     memo.groups.put(g as usize, list, true);

@@ -15,6 +15,9 @@ pub(super) struct GroupInput<'a> {
     pub list: &'a [GroupValue],
     pub removed: Option<&'a [Vec<&'a Key>]>,
     pub pair_bits: Option<&'a [u32]>,
+    /// The link's key when its verdicts may be remembered (its operator
+    /// expands no macros).
+    pub key: Option<u32>,
 }
 
 /// A link whose target list is known: the list, its group, (list,
@@ -27,6 +30,8 @@ pub(super) struct ListedLink<'a> {
     pub chain: u32,
     pub filter: Option<(&'a Prefilter, u32)>,
     pub keep: bool,
+    /// See `GroupInput::key`.
+    pub key: Option<u32>,
 }
 
 /// What a link's values did: name and transformed value of each match.
@@ -112,6 +117,7 @@ impl Transaction {
             chain: c,
             filter,
             keep,
+            key,
         } = at;
         let mut pair_bits = None;
         if let (Some((f, slot)), false) = (filter, link.negated || link.multi_match) {
@@ -151,6 +157,7 @@ impl Transaction {
                 list,
                 removed: removed.as_deref(),
                 pair_bits: pair_bits.as_deref(),
+                key,
             },
             keep,
             memo,
@@ -234,6 +241,7 @@ impl Transaction {
             list,
             removed,
             pair_bits,
+            key,
         } = input;
         let mut matched = Vec::new();
         let mut op = LinkTest::new(self, link);
@@ -262,13 +270,21 @@ impl Transaction {
                 }
             }
             let mut test = |candidate: &[u8]| op.test(candidate);
+            let known = key.and_then(|k| memo.verdict(v.id, k));
             let hit = if link.multi_match {
+                if known == Some(false) {
+                    continue;
+                }
                 let as_is = filter.and_then(|(f, slot)| {
                     (!prefilter::has(memo.raw_id(v.id, f).1, slot)).then_some(link.negated)
                 });
                 bytes.clear();
                 bytes.extend_from_slice(memo.bytes(v.id));
-                super::eval::multi_match(&link.transforms, &bytes, as_is, &mut test)
+                let hit = super::eval::multi_match(&link.transforms, &bytes, as_is, &mut test);
+                if let (Some(k), None) = (key, known) {
+                    memo.remember(v.id, k, hit.is_some());
+                }
+                hit
             } else {
                 let (t, b) =
                     memo.lookup_id(v.id, chain, triggers, &link.transforms, filter.map(|f| f.0));
@@ -276,12 +292,25 @@ impl Transaction {
                     (Some((_, slot)), Some(b)) => prefilter::has(memo.bitset(b), slot),
                     _ => true,
                 };
-                let t = match t {
-                    Some(t) => memo.transformed(t),
-                    None => memo.bytes(v.id),
+                let form = |memo: &Memo| match t {
+                    Some(t) => memo.transformed(t).to_vec(),
+                    None => memo.bytes(v.id).to_vec(),
                 };
-                let hit = if possible { test(t) } else { link.negated };
-                hit.then(|| if keep { t.to_vec() } else { Vec::new() })
+                let hit = match (possible, known) {
+                    (false, _) => link.negated,
+                    (true, Some(hit)) => hit,
+                    (true, None) => {
+                        let hit = match t {
+                            Some(t) => test(memo.transformed(t)),
+                            None => test(memo.bytes(v.id)),
+                        };
+                        if let Some(k) = key {
+                            memo.remember(v.id, k, hit);
+                        }
+                        hit
+                    }
+                };
+                hit.then(|| if keep { form(memo) } else { Vec::new() })
             };
             if let Some(value) = hit {
                 let name = if keep {

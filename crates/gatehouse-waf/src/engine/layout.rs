@@ -168,6 +168,8 @@ pub(super) struct LinkInfo {
     pub slot: Option<u32>,
     /// Its (target list, list and chain pair) ids.
     pub group: Option<(u32, u32)>,
+    /// Unique among the engine's links: names its verdicts in the memo.
+    pub key: u32,
 }
 
 /// `LinkInfo` of every link, one flat table per phase in rule order, so
@@ -193,7 +195,9 @@ impl LinkTable {
                 let start = u32::try_from(links[p].len()).unwrap_or(u32::MAX);
                 rules[p].push((start, keeps[p].get(at).copied().unwrap_or(true)));
                 for (i, c) in chain.iter().enumerate() {
+                    let key = u32::try_from(p << 28 | links[p].len()).unwrap_or(u32::MAX);
                     links[p].push(LinkInfo {
+                        key,
                         chain: Some(*c),
                         slot: slots[p].get(at).and_then(|s| s.get(i)).copied().flatten(),
                         group: groups[p].get(at).and_then(|g| g.get(i)).copied().flatten(),

@@ -3,12 +3,15 @@
 //! a chain changes the value. One hash look-up per (value, link); the rest
 //! is indexing.
 
+pub(super) use super::lists::Lists;
 use super::prefilter::Prefilter;
+use super::recall::{Known, KnownChain, Recall, MAX_LEN};
 use super::KeyHasher;
 use crate::transform::{byte_classes, class, Transform};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 /// Values are request data that stays where it is for the transaction
 /// (see `Value::stable`), so they are known by address and length.
@@ -37,74 +40,9 @@ pub(super) struct Memo {
     /// Per variable id (see `Engine::group_refs`): its values' ids and
     /// their keys' ids, once per phase however many groups share it.
     pub subs: Lists<(u32, Option<u32>)>,
-}
-
-/// Lists known for a phase, by id. Their buffers outlive the phase and,
-/// with the memo reused, the transaction: refilled, they allocate nothing.
-pub(super) struct Lists<T> {
-    /// Whether the list is known, and the list.
-    lists: Vec<(bool, Vec<T>)>,
-}
-
-impl<T> Default for Lists<T> {
-    fn default() -> Self {
-        Lists { lists: Vec::new() }
-    }
-}
-
-impl<T> Lists<T> {
-    pub fn known(&self, i: usize) -> bool {
-        self.lists.get(i).is_some_and(|l| l.0)
-    }
-
-    pub fn get(&self, i: usize) -> &[T] {
-        match self.lists.get(i) {
-            Some((true, l)) => l,
-            _ => &[],
-        }
-    }
-
-    pub fn forget(&mut self, i: usize) {
-        if let Some((known, l)) = self.lists.get_mut(i) {
-            *known = false;
-            l.clear();
-        }
-    }
-
-    pub fn forget_all(&mut self) {
-        for (known, l) in &mut self.lists {
-            *known = false;
-            l.clear();
-        }
-    }
-
-    /// List `i`'s buffer, emptied, to fill and [`Lists::put`] back.
-    pub fn buffer(&mut self, i: usize) -> Vec<T> {
-        self.forget(i);
-        match self.lists.get_mut(i) {
-            Some((_, l)) => std::mem::take(l),
-            None => Vec::new(),
-        }
-    }
-
-    /// Known list `i`, lent out to be read while the memo changes; it
-    /// must be [`Lists::put`] back (it reads as empty until then).
-    pub fn take(&mut self, i: usize) -> Option<Vec<T>> {
-        match self.lists.get_mut(i) {
-            Some((true, l)) => Some(std::mem::take(l)),
-            _ => None,
-        }
-    }
-
-    /// Stores list `i` as known (`true`) or keeps only its buffer.
-    pub fn put(&mut self, i: usize, list: Vec<T>, known: bool) {
-        if self.lists.len() <= i {
-            self.lists.resize_with(i + 1, || (false, Vec::new()));
-        }
-        if let Some(at) = self.lists.get_mut(i) {
-            *at = (known, list);
-        }
-    }
+    /// The engine's memory of values seen by earlier requests: read as
+    /// values come, given what this transaction learnt when it clears.
+    pub recall: Option<Arc<Recall>>,
 }
 
 /// One value of a target group: its id here, which of the link's
@@ -130,6 +68,13 @@ struct ValueState {
     /// byte classes: chains that differ only in transformations with
     /// nothing to do on this value share the work.
     steps: Vec<(StepKey, Option<u32>, u32)>,
+    /// Operator verdicts by link key (see `Memo::verdict`).
+    verdicts: Vec<(u32, bool)>,
+    /// The value's content hash for the recall (0: not remembered), what
+    /// earlier requests knew of it, and whether this one learnt more.
+    hash: u64,
+    known: Option<Arc<Known>>,
+    learned: bool,
 }
 
 /// A sequence of transformations that acted on a value, kept inline (a
@@ -223,17 +168,21 @@ const SPARES: usize = 8;
 
 impl Memo {
     /// A cleared memo, reused when this thread has one.
-    pub(super) fn take() -> Memo {
-        SPARE
+    pub(super) fn take(recall: Option<Arc<Recall>>) -> Memo {
+        let mut memo: Memo = SPARE
             .try_with(|s| s.borrow_mut().pop())
             .ok()
             .flatten()
-            .unwrap_or_default()
+            .unwrap_or_default();
+        memo.recall = recall;
+        memo
     }
 
     /// Hands a memo back for reuse (not one a huge request grew: its room
     /// is not worth keeping).
     pub(super) fn give_back(mut self) {
+        self.export();
+        self.recall = None;
         if self.states.capacity() > 4096 || self.bytes.capacity() > 1 << 20 {
             return;
         }
@@ -247,11 +196,14 @@ impl Memo {
     }
 
     pub(super) fn clear(&mut self) {
+        self.export();
         self.clear_groups();
         self.index.clear();
         for mut state in self.states.drain(..) {
             state.chains.clear();
             state.steps.clear();
+            state.verdicts.clear();
+            state.known = None;
             self.spare_states.push(state);
         }
         self.transformed.clear();
@@ -287,10 +239,25 @@ impl Memo {
                 bits: None,
                 chains: Vec::new(),
                 steps: Vec::new(),
+                verdicts: Vec::new(),
+                hash: 0,
+                known: None,
+                learned: false,
             });
             state.bytes = bytes;
-            state.classes = byte_classes(value);
             state.bits = None;
+            state.learned = false;
+            (state.hash, state.known) = match &self.recall {
+                Some(r) if value.len() <= MAX_LEN => {
+                    let hash = r.hash(value);
+                    (hash, r.get(hash, value))
+                }
+                _ => (0, None),
+            };
+            state.classes = match &state.known {
+                Some(k) => k.classes,
+                None => byte_classes(value),
+            };
             self.states.push(state);
         }
         id as usize
@@ -421,7 +388,15 @@ impl Memo {
                     }
                     _ => None,
                 };
-                let transformed = self.apply(id, transforms);
+                let (transformed, bits) = match self.recalled_chain(id, chain) {
+                    Some((transformed, known_bits)) => (transformed, known_bits.or(bits)),
+                    None => {
+                        if let Some(s) = self.states.get_mut(id) {
+                            s.learned = true;
+                        }
+                        (self.apply(id, transforms), bits)
+                    }
+                };
                 let Some(state) = self.states.get_mut(id) else {
                     return (None, None);
                 };
@@ -441,7 +416,12 @@ impl Memo {
                 .transformed
                 .and_then(|t| self.transformed.get(t as usize).copied());
             let i = match form {
-                Some(span) => self.scan(f, span),
+                Some(span) => {
+                    if let Some(s) = self.states.get_mut(id) {
+                        s.learned = true;
+                    }
+                    self.scan(f, span)
+                }
                 None => self.raw_bits_id(id, f),
             };
             cs.bits = Some(i);
@@ -495,6 +475,80 @@ impl Memo {
         current
     }
 
+    /// A new bit set holding `bits`.
+    fn push_bits(&mut self, bits: &[u64]) -> u32 {
+        self.words = bits.len();
+        let start = self.bits.len();
+        self.bits.extend_from_slice(bits);
+        index(start / self.words.max(1))
+    }
+
+    /// What an earlier request's `chain` made of value `id`: the form's
+    /// index (`None`: unchanged) and its bits if they were scanned.
+    fn recalled_chain(&mut self, id: usize, chain: u32) -> Option<(Option<u32>, Option<u32>)> {
+        let known = self.states.get(id)?.known.clone()?;
+        let c = known.chain(chain)?;
+        let transformed = c.form.as_ref().map(|form| {
+            let span = push_span(&mut self.bytes, form);
+            self.transformed.push(span);
+            index(self.transformed.len() - 1)
+        });
+        let bits = c.bits.as_ref().map(|b| self.push_bits(b));
+        Some((transformed, bits))
+    }
+
+    /// The verdict of the link known by `key` on value `id`, if this or an
+    /// earlier request worked it out.
+    pub(super) fn verdict(&self, id: u32, key: u32) -> Option<bool> {
+        let state = self.states.get(id as usize)?;
+        state
+            .verdicts
+            .iter()
+            .find_map(|&(k, v)| (k == key).then_some(v))
+            .or_else(|| state.known.as_ref()?.verdict(key))
+    }
+
+    /// Keeps a verdict worked out on value `id` (for this request, and
+    /// for later ones when the value is remembered).
+    pub(super) fn remember(&mut self, id: u32, key: u32, verdict: bool) {
+        if let Some(state) = self.states.get_mut(id as usize) {
+            state.verdicts.push((key, verdict));
+            state.learned = true;
+        }
+    }
+
+    /// Hands what this transaction learnt about its values to the recall.
+    fn export(&mut self) {
+        let Some(recall) = self.recall.clone() else {
+            return;
+        };
+        for state in &self.states {
+            if !state.learned || state.hash == 0 {
+                continue;
+            }
+            let words = |i: Option<u32>| i.map(|i| Box::<[u64]>::from(self.bitset(i)));
+            let mut known = Known {
+                content: Span::of(&self.bytes, state.bytes).into(),
+                classes: state.classes,
+                bits: words(state.bits),
+                chains: state
+                    .chains
+                    .iter()
+                    .map(|c| KnownChain {
+                        chain: c.chain,
+                        form: c.transformed.map(|t| self.transformed(t).into()),
+                        bits: words(c.bits),
+                    })
+                    .collect(),
+                verdicts: state.verdicts.clone(),
+            };
+            if let Some(earlier) = &state.known {
+                known.absorb(earlier);
+            }
+            recall.put(state.hash, known);
+        }
+    }
+
     /// The prefilter bits of a value as it is (index of the set).
     pub(super) fn raw_bits_id(&mut self, id: usize, f: &Prefilter) -> u32 {
         let Some(state) = self.states.get(id) else {
@@ -503,7 +557,17 @@ impl Memo {
         if let Some(i) = state.bits {
             return i;
         }
-        let i = self.scan(f, state.bytes);
+        let known = state.known.as_ref().and_then(|k| k.bits.clone());
+        let i = match known {
+            Some(bits) => self.push_bits(&bits),
+            None => {
+                let span = state.bytes;
+                if let Some(s) = self.states.get_mut(id) {
+                    s.learned = true;
+                }
+                self.scan(f, span)
+            }
+        };
         if let Some(s) = self.states.get_mut(id) {
             s.bits = Some(i);
         }

@@ -8,10 +8,12 @@ mod collections_ahead;
 mod eval;
 mod groups;
 mod layout;
+mod lists;
 mod macros;
 mod memo;
 mod prefilter;
 mod prefix;
+mod recall;
 mod settled;
 mod targets;
 
@@ -112,6 +114,8 @@ pub struct Engine {
     /// The tag patterns of `ctl:ruleRemove*ByTag`, compiled once.
     /// (Shared: a cloned `Regex` would start a fresh cache pool.)
     tag_patterns: HashMap<String, Arc<Regex>>,
+    /// What earlier requests taught about values (see `recall`).
+    recall: Option<Arc<recall::Recall>>,
 }
 
 impl Engine {
@@ -184,12 +188,26 @@ impl Engine {
             skip_targets,
             tag_patterns,
             prefilter,
+            recall: Some(Arc::new(recall::Recall::new())),
             rules,
             store,
             limits,
             body_access,
             auto_collections,
         }
+    }
+
+    /// The same engine without memory of earlier requests' values: each
+    /// request is worked out from scratch (to compare with, in tests and
+    /// benchmarks).
+    pub fn without_recall(mut self) -> Engine {
+        self.recall = None;
+        self
+    }
+
+    /// How many values earlier requests taught the engine about.
+    pub fn recalled_values(&self) -> usize {
+        self.recall.as_ref().map_or(0, |r| r.len())
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -244,7 +262,7 @@ impl Engine {
             highest_severity: 255,
             capture_high: CAPTURE_NAMES.len(),
             rule: None,
-            memo: memo::Memo::take(),
+            memo: memo::Memo::take(self.recall.clone()),
             unions: vec![None; self.pair_groups.len()],
             group_raw: vec![None; self.group_body.len()],
         };

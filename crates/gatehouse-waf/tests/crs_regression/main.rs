@@ -357,3 +357,88 @@ fn crs_regression_paranoia_level_1() {
 fn crs_regression_paranoia_level_2() {
     play(2);
 }
+
+/// Everything a stage did that the gateway acts on: the matched rules,
+/// the variables each matched on, and the decision.
+fn outcome(engine: &Arc<Engine>, s: &Stage) -> String {
+    let headers: Vec<(&[u8], &[u8])> = s
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    let input = RequestInput {
+        method: &s.method,
+        uri: &s.uri,
+        protocol: &s.version,
+        headers: &headers,
+        remote_addr: "127.0.0.1",
+        remote_port: 40000,
+        body: s.body.as_deref(),
+    };
+    let mut tx = engine.transaction(&input, "crs-test");
+    let stopped = tx
+        .request_headers()
+        .or_else(|| tx.request_body(s.body.as_deref()));
+    format!(
+        "{stopped:?} {:?} score={:?}",
+        tx.matches()
+            .iter()
+            .map(|m| (m.rule_id, &m.variables))
+            .collect::<Vec<_>>(),
+        tx.tx("blocking_inbound_anomaly_score")
+    )
+}
+
+/// What the engine remembers of values from earlier requests changes no
+/// outcome: every stage of the suite (at PL2, most rules on) played on an
+/// engine that forgets, then twice on one that remembers (the second pass
+/// recalls nearly every value), matches the same rules on the same
+/// variables with the same score and decision.
+#[test]
+fn recalled_values_change_no_outcome() {
+    let Some(dir) = crs_dir() else { return };
+    let cases = load_cases(&dir.join("tests/regression/tests"));
+    let remembering = engine(&dir, 2);
+    let forgetting = Arc::new(
+        Arc::try_unwrap(engine(&dir, 2))
+            .ok()
+            .unwrap()
+            .without_recall(),
+    );
+    let stages: Vec<&Stage> = cases
+        .iter()
+        .filter(|c| c.rule / 1000 < 950)
+        .flat_map(|c| &c.stages)
+        .filter(|s| !s.refused)
+        .collect();
+    let expected: Vec<String> = stages.iter().map(|s| outcome(&forgetting, s)).collect();
+    assert_eq!(forgetting.recalled_values(), 0);
+    for pass in 1..=2 {
+        let mut differ = Vec::new();
+        for (s, want) in stages.iter().zip(&expected) {
+            let got = outcome(&remembering, s);
+            if &got != want {
+                differ.push(format!(
+                    "{}\n  without recall: {want}\n  with recall:    {got}",
+                    s.summary()
+                ));
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "pass {pass}: {} of {} stages differ:\n{}",
+            differ.len(),
+            stages.len(),
+            differ
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(
+            remembering.recalled_values() > 100,
+            "pass {pass}: the engine remembered nothing"
+        );
+    }
+}

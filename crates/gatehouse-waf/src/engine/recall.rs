@@ -1,0 +1,280 @@
+//! What earlier requests taught the engine about values. Most of a
+//! request's values were seen before (a browser's User-Agent and Accept
+//! headers, a client's cookies, the hot paths): such a value comes with
+//! its byte classes, the forms each transformation chain made of it, their
+//! prefilter bits and the verdicts of the operators that ran on them, so
+//! only new values are transformed, scanned and tested. Everything kept
+//! is a pure function of the value's bytes (operators whose argument
+//! expands macros are never remembered), so a recalled answer is the
+//! answer evaluation would give.
+//!
+//! Per engine (chain ids, slots and links are the engine's), bounded, and
+//! keyed by content: a seeded hash picks the entry, then the bytes are
+//! compared, so a collision costs a miss, never a wrong answer.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::{Arc, Mutex};
+
+use super::KeyHasher;
+
+/// Values longer than this are not remembered (bodies, large cookies:
+/// rarely repeated, costly to keep).
+pub(super) const MAX_LEN: usize = 2048;
+/// Shards, so threads seldom wait on each other.
+const SHARDS: usize = 16;
+/// A shard's newer generation holds at most this many values, or bytes;
+/// when full it becomes the older one and the older one is dropped. A
+/// value found in the older generation moves back to the newer one.
+const GENERATION_VALUES: usize = 256;
+const GENERATION_BYTES: usize = 512 * 1024;
+
+/// The remembered facts about one value.
+pub(super) struct Known {
+    pub content: Box<[u8]>,
+    pub classes: u32,
+    /// Prefilter bits of the value as it is.
+    pub bits: Option<Box<[u64]>>,
+    pub chains: Vec<KnownChain>,
+    /// Operator verdicts (negation applied) by link key.
+    pub verdicts: Vec<(u32, bool)>,
+}
+
+/// What one chain made of a value.
+pub(super) struct KnownChain {
+    pub chain: u32,
+    /// `None`: the chain left the value as it is.
+    pub form: Option<Box<[u8]>>,
+    pub bits: Option<Box<[u64]>>,
+}
+
+impl Known {
+    fn size(&self) -> usize {
+        let words = |b: &Option<Box<[u64]>>| b.as_ref().map_or(0, |b| b.len() * 8);
+        self.content.len()
+            + words(&self.bits)
+            + self
+                .chains
+                .iter()
+                .map(|c| c.form.as_ref().map_or(0, |f| f.len()) + words(&c.bits) + 40)
+                .sum::<usize>()
+            + self.verdicts.len() * 8
+            + 96
+    }
+
+    pub fn chain(&self, chain: u32) -> Option<&KnownChain> {
+        self.chains.iter().find(|c| c.chain == chain)
+    }
+
+    pub fn verdict(&self, key: u32) -> Option<bool> {
+        self.verdicts
+            .iter()
+            .find_map(|&(k, v)| (k == key).then_some(v))
+    }
+
+    /// Adds what `other` (about the same value) knows and this does not.
+    pub fn absorb(&mut self, other: &Known) {
+        if self.bits.is_none() {
+            self.bits.clone_from(&other.bits);
+        }
+        for c in &other.chains {
+            match self.chains.iter_mut().find(|m| m.chain == c.chain) {
+                Some(mine) if mine.bits.is_none() => mine.bits.clone_from(&c.bits),
+                Some(_) => {}
+                None => self.chains.push(KnownChain {
+                    chain: c.chain,
+                    form: c.form.clone(),
+                    bits: c.bits.clone(),
+                }),
+            }
+        }
+        for &(k, v) in &other.verdicts {
+            if self.verdict(k).is_none() {
+                self.verdicts.push((k, v));
+            }
+        }
+    }
+}
+
+type Map = HashMap<u64, Arc<Known>, BuildHasherDefault<KeyHasher>>;
+
+#[derive(Default)]
+struct Shard {
+    young: Map,
+    young_bytes: usize,
+    old: Map,
+}
+
+/// The engine's memory of values (see the module's comment).
+pub(super) struct Recall {
+    shards: Box<[Mutex<Shard>]>,
+    seed: u64,
+}
+
+impl Recall {
+    pub fn new() -> Recall {
+        // A per-engine seed: which values share a hash cannot be worked out
+        // from outside to push others out.
+        let seed = std::collections::hash_map::RandomState::new();
+        let seed = std::hash::BuildHasher::hash_one(&seed, 0x6761_7465_686f_7573_u64);
+        Recall {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            seed,
+        }
+    }
+
+    /// The content hash a value is remembered by.
+    pub fn hash(&self, value: &[u8]) -> u64 {
+        let mut h = self.seed ^ value.len() as u64;
+        let mut chunks = value.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        h ^ (h >> 29)
+    }
+
+    fn shard(&self, hash: u64) -> Option<std::sync::MutexGuard<'_, Shard>> {
+        let shard = self.shards.get(hash as usize % SHARDS)?;
+        // A poisoned shard only means a panic elsewhere mid-insert; its
+        // maps are whole, so go on with them.
+        Some(shard.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// What is known of `value` (whose hash is `hash`).
+    pub fn get(&self, hash: u64, value: &[u8]) -> Option<Arc<Known>> {
+        let mut shard = self.shard(hash)?;
+        if let Some(k) = shard.young.get(&hash) {
+            return (*k.content == *value).then(|| k.clone());
+        }
+        let k = shard.old.remove(&hash)?;
+        if *k.content != *value {
+            return None;
+        }
+        shard.insert(hash, k.clone());
+        Some(k)
+    }
+
+    /// Remembers `known`, merged with what another request stored for the
+    /// same value meanwhile (two values of one request may be equal, each
+    /// having learnt different things).
+    pub fn put(&self, hash: u64, mut known: Known) {
+        let Some(mut shard) = self.shard(hash) else {
+            return;
+        };
+        let current = shard
+            .young
+            .get(&hash)
+            .or_else(|| shard.old.get(&hash))
+            .filter(|k| k.content == known.content)
+            .cloned();
+        if let Some(current) = current {
+            known.absorb(&current);
+        }
+        shard.old.remove(&hash);
+        shard.insert(hash, Arc::new(known));
+    }
+
+    /// How many values are remembered.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock().unwrap_or_else(|e| e.into_inner());
+                s.young.len() + s.old.len()
+            })
+            .sum()
+    }
+}
+
+impl Shard {
+    fn insert(&mut self, hash: u64, known: Arc<Known>) {
+        let size = known.size();
+        if self.young.len() >= GENERATION_VALUES || self.young_bytes + size > GENERATION_BYTES {
+            self.old = std::mem::take(&mut self.young);
+            self.young_bytes = 0;
+        }
+        self.young_bytes += size;
+        if let Some(previous) = self.young.insert(hash, known) {
+            self.young_bytes = self.young_bytes.saturating_sub(previous.size());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(content: &[u8], chains: &[u32], verdicts: &[(u32, bool)]) -> Known {
+        Known {
+            content: content.into(),
+            classes: 1,
+            bits: None,
+            chains: chains
+                .iter()
+                .map(|&chain| KnownChain {
+                    chain,
+                    form: Some(format!("form{chain}").into_bytes().into()),
+                    bits: Some(vec![u64::from(chain)].into()),
+                })
+                .collect(),
+            verdicts: verdicts.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_value_is_recalled_by_its_bytes_only() {
+        let r = Recall::new();
+        let h = r.hash(b"Mozilla/5.0");
+        assert_ne!(h, r.hash(b"Mozilla/5.1"));
+        r.put(h, known(b"Mozilla/5.0", &[3], &[(7, true)]));
+        let k = r.get(h, b"Mozilla/5.0").expect("remembered");
+        assert_eq!(k.verdict(7), Some(true));
+        assert_eq!(k.verdict(8), None);
+        assert_eq!(
+            k.chain(3).and_then(|c| c.form.as_deref()),
+            Some(&b"form3"[..])
+        );
+        // Another value under the same hash (a collision) is not it.
+        assert!(r.get(h, b"Mozilla/5.1").is_none());
+        // Engines seed differently.
+        assert_ne!(Recall::new().hash(b"Mozilla/5.0"), h);
+    }
+
+    #[test]
+    fn what_two_requests_learnt_is_merged() {
+        let r = Recall::new();
+        let h = r.hash(b"v");
+        r.put(h, known(b"v", &[1], &[(10, false)]));
+        r.put(h, known(b"v", &[2], &[(11, true), (10, false)]));
+        let k = r.get(h, b"v").expect("remembered");
+        assert!(k.chain(1).is_some() && k.chain(2).is_some());
+        assert_eq!((k.verdict(10), k.verdict(11)), (Some(false), Some(true)));
+        assert_eq!(k.verdicts.len(), 2);
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_keeps_what_is_used() {
+        let r = Recall::new();
+        let used = b"used".to_vec();
+        let hu = r.hash(&used);
+        r.put(hu, known(&used, &[], &[]));
+        for i in 0..20_000u32 {
+            let v = i.to_le_bytes();
+            r.put(r.hash(&v), known(&v, &[], &[]));
+            // A value in use keeps moving back to the newer generation.
+            if i % 64 == 0 {
+                assert!(r.get(hu, &used).is_some(), "lost after {i}");
+            }
+        }
+        assert!(r.len() <= 2 * SHARDS * GENERATION_VALUES, "{}", r.len());
+        assert!(r
+            .get(r.hash(&0u32.to_le_bytes()), &0u32.to_le_bytes())
+            .is_none());
+    }
+}
