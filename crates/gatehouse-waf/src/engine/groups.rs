@@ -218,7 +218,8 @@ impl Transaction {
                 let (_, b) = memo.lookup_id(v.id, chain, triggers, &link.transforms, Some(f));
                 b.unwrap_or_else(|| memo.raw_bits_id(v.id as usize, f))
             };
-            memo.or_bitset(union, b);
+            let refuted = memo.refuted_id(v.id as usize);
+            memo.or_bitset(union, b, refuted);
             each.push(b);
         }
         memo.pair_bits.put(pair, each, true);
@@ -282,7 +283,7 @@ impl Transaction {
                 bytes.extend_from_slice(memo.bytes(v.id));
                 let hit = super::eval::multi_match(&link.transforms, &bytes, as_is, &mut test);
                 if let (Some(k), None) = (key, known) {
-                    memo.remember(v.id, k, hit.is_some());
+                    memo.remember(v.id, k, hit.is_some(), None);
                 }
                 hit
             } else {
@@ -305,7 +306,9 @@ impl Transaction {
                             None => test(memo.bytes(v.id)),
                         };
                         if let Some(k) = key {
-                            memo.remember(v.id, k, hit);
+                            // (A negated link reads no union.)
+                            let refute = filter.filter(|_| !link.negated);
+                            memo.remember(v.id, k, hit, refute);
                         }
                         hit
                     }

@@ -70,6 +70,10 @@ struct ValueState {
     steps: Vec<(StepKey, Option<u32>, u32)>,
     /// Operator verdicts by link key (see `Memo::verdict`).
     verdicts: Vec<(u32, bool)>,
+    /// The slots of prefiltered links known not to match the value
+    /// (index in `bitsets`): a target list's union leaves them out, so
+    /// those links are passed over like links whose literals are absent.
+    refuted: Option<u32>,
     /// The value's content hash for the recall (0: not remembered), what
     /// earlier requests knew of it, and whether this one learnt more.
     hash: u64,
@@ -240,12 +244,14 @@ impl Memo {
                 chains: Vec::new(),
                 steps: Vec::new(),
                 verdicts: Vec::new(),
+                refuted: None,
                 hash: 0,
                 known: None,
                 learned: false,
             });
             state.bytes = bytes;
             state.bits = None;
+            state.refuted = None;
             state.learned = false;
             (state.hash, state.known) = match &self.recall {
                 Some(r) if value.len() <= MAX_LEN => {
@@ -277,11 +283,13 @@ impl Memo {
     }
 
     /// Adds set `src` to set `dst`.
-    pub(super) fn or_bitset(&mut self, dst: u32, src: u32) {
+    pub(super) fn or_bitset(&mut self, dst: u32, src: u32, except: Option<u32>) {
         let w = self.words;
         let (d, s) = (dst as usize * w, src as usize * w);
+        let e = except.map(|e| e as usize * w);
         for k in 0..w {
-            let bit = self.bits.get(s + k).copied().unwrap_or(0);
+            let gone = e.and_then(|e| self.bits.get(e + k)).copied().unwrap_or(0);
+            let bit = self.bits.get(s + k).copied().unwrap_or(0) & !gone;
             if let Some(x) = self.bits.get_mut(d + k) {
                 *x |= bit;
             }
@@ -510,11 +518,49 @@ impl Memo {
 
     /// Keeps a verdict worked out on value `id` (for this request, and
     /// for later ones when the value is remembered).
-    pub(super) fn remember(&mut self, id: u32, key: u32, verdict: bool) {
+    /// `refute`: the prefilter and the link's slot, when a miss may leave
+    /// the slot out of unions (see `ValueState::refuted`).
+    pub(super) fn remember(
+        &mut self,
+        id: u32,
+        key: u32,
+        verdict: bool,
+        refute: Option<(&Prefilter, u32)>,
+    ) {
         if let Some(state) = self.states.get_mut(id as usize) {
             state.verdicts.push((key, verdict));
             state.learned = true;
         }
+        if let (false, Some((f, slot))) = (verdict, refute) {
+            let i = match self.refuted_id(id as usize) {
+                Some(i) => i,
+                None => {
+                    let i = self.new_bitset(f);
+                    if let Some(state) = self.states.get_mut(id as usize) {
+                        state.refuted = Some(i);
+                    }
+                    i
+                }
+            };
+            let at = i as usize * self.words + slot as usize / 64;
+            if let Some(w) = self.bits.get_mut(at) {
+                *w |= 1 << (slot % 64);
+            }
+        }
+    }
+
+    /// The refuted slots of value `id` (index of the set), if any.
+    pub(super) fn refuted_id(&mut self, id: usize) -> Option<u32> {
+        let state = self.states.get(id)?;
+        if state.refuted.is_some() {
+            return state.refuted;
+        }
+        let known = state.known.as_ref()?.refuted.clone()?;
+        let i = self.push_bits(&known);
+        if let Some(state) = self.states.get_mut(id) {
+            state.refuted = Some(i);
+        }
+        Some(i)
     }
 
     /// Hands what this transaction learnt about its values to the recall.
@@ -541,6 +587,7 @@ impl Memo {
                     })
                     .collect(),
                 verdicts: state.verdicts.clone(),
+                refuted: words(state.refuted),
             };
             if let Some(earlier) = &state.known {
                 known.absorb(earlier);

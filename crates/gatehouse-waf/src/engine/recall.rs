@@ -36,8 +36,11 @@ pub(super) struct Known {
     /// Prefilter bits of the value as it is.
     pub bits: Option<Box<[u64]>>,
     pub chains: Vec<KnownChain>,
-    /// Operator verdicts (negation applied) by link key.
+    /// Operator verdicts (negation applied) by link key, sorted by key
+    /// once stored (a value may carry a hundred).
     pub verdicts: Vec<(u32, bool)>,
+    /// Slots of prefiltered links that do not match the value.
+    pub refuted: Option<Box<[u64]>>,
 }
 
 /// What one chain made of a value.
@@ -53,6 +56,7 @@ impl Known {
         let words = |b: &Option<Box<[u64]>>| b.as_ref().map_or(0, |b| b.len() * 8);
         self.content.len()
             + words(&self.bits)
+            + words(&self.refuted)
             + self
                 .chains
                 .iter()
@@ -67,15 +71,23 @@ impl Known {
     }
 
     pub fn verdict(&self, key: u32) -> Option<bool> {
-        self.verdicts
-            .iter()
-            .find_map(|&(k, v)| (k == key).then_some(v))
+        let at = self.verdicts.binary_search_by_key(&key, |v| v.0).ok()?;
+        self.verdicts.get(at).map(|v| v.1)
     }
 
     /// Adds what `other` (about the same value) knows and this does not.
     pub fn absorb(&mut self, other: &Known) {
         if self.bits.is_none() {
             self.bits.clone_from(&other.bits);
+        }
+        match (&mut self.refuted, &other.refuted) {
+            (Some(mine), Some(theirs)) => {
+                for (m, t) in mine.iter_mut().zip(theirs.iter()) {
+                    *m |= t;
+                }
+            }
+            (None, Some(theirs)) => self.refuted = Some(theirs.clone()),
+            _ => {}
         }
         for c in &other.chains {
             match self.chains.iter_mut().find(|m| m.chain == c.chain) {
@@ -88,11 +100,14 @@ impl Known {
                 }),
             }
         }
-        for &(k, v) in &other.verdicts {
-            if self.verdict(k).is_none() {
-                self.verdicts.push((k, v));
-            }
-        }
+        self.verdicts.extend_from_slice(&other.verdicts);
+        self.sort();
+    }
+
+    /// Sorts the verdicts by key, one per key.
+    fn sort(&mut self) {
+        self.verdicts.sort_by_key(|v| v.0);
+        self.verdicts.dedup_by_key(|v| v.0);
     }
 }
 
@@ -172,8 +187,9 @@ impl Recall {
             .or_else(|| shard.old.get(&hash))
             .filter(|k| k.content == known.content)
             .cloned();
-        if let Some(current) = current {
-            known.absorb(&current);
+        match current {
+            Some(current) => known.absorb(&current),
+            None => known.sort(),
         }
         shard.old.remove(&hash);
         shard.insert(hash, Arc::new(known));
@@ -223,6 +239,7 @@ mod tests {
                 })
                 .collect(),
             verdicts: verdicts.to_vec(),
+            refuted: None,
         }
     }
 
