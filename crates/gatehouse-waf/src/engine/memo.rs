@@ -527,6 +527,11 @@ impl Memo {
         verdict: bool,
         refute: Option<(&Prefilter, u32)>,
     ) {
+        // A transaction tests a value with a link once: only later
+        // requests can use the verdict.
+        if self.recall.is_none() {
+            return;
+        }
         if let Some(state) = self.states.get_mut(id as usize) {
             state.verdicts.push((key, verdict));
             state.learned = true;
