@@ -48,6 +48,7 @@ impl Transaction {
             self.memo.clear_groups();
             self.unions.iter_mut().for_each(|u| *u = None);
             self.group_raw.iter_mut().for_each(|g| *g = None);
+            self.group_excluded.iter_mut().for_each(|g| *g = None);
         } else if phase == 2 {
             let engine = self.engine.clone();
             for (r, _) in engine.ref_body.iter().enumerate().filter(|(_, b)| **b) {
@@ -57,6 +58,9 @@ impl Transaction {
                 self.memo.groups.forget(g);
                 if let Some(raw) = self.group_raw.get_mut(g) {
                     *raw = None;
+                }
+                if let Some(r) = self.group_excluded.get_mut(g) {
+                    *r = None;
                 }
             }
             for (pair, g) in engine.pair_groups.iter().enumerate() {
@@ -183,6 +187,16 @@ impl Transaction {
                         return false;
                     }
                 }
+                // No value of the list can match the first link, as far
+                // as this and earlier requests learnt.
+                let group = engine.pair_groups.get(hot.pair as usize).copied();
+                if let (Some(g), Some(link)) = (group, rule.links.first()) {
+                    if let Some(e) = self.group_excluded_set(engine, g as usize, link, memo) {
+                        if prefilter::has(memo.bitset(e), hot.slot) {
+                            return false;
+                        }
+                    }
+                }
             }
         }
         self.eval_rule(engine, rule, at, memo)
@@ -236,6 +250,9 @@ impl Transaction {
                     }
                 }
                 _ => {
+                    // (Values outside target lists are not remembered: a
+                    // slot without literals tells nothing about them.)
+                    let filter = filter.filter(|(f, slot)| !f.is_always(*slot));
                     self.eval_link(rule, link, chain, filter, keep, memo)
                         .matched
                 }

@@ -120,7 +120,24 @@ impl Transaction {
             key,
         } = at;
         let mut pair_bits = None;
-        if let (Some((f, slot)), false) = (filter, link.negated || link.multi_match) {
+        let always = filter.is_some_and(|(f, slot)| f.is_always(slot));
+        let remembers = memo.remembers();
+        if let (Some((f, slot)), false, true) =
+            (filter, link.negated || link.multi_match, remembers)
+        {
+            if self.group_excluded.get(g).is_some_and(Option::is_none) {
+                let excluded = Self::excluded_by_all(list, f, memo);
+                if let Some(at) = self.group_excluded.get_mut(g) {
+                    *at = Some(excluded);
+                }
+            }
+            if let Some(Some(e)) = self.group_excluded.get(g) {
+                if prefilter::has(memo.bitset(*e), slot) {
+                    return None;
+                }
+            }
+        }
+        if let (Some((f, slot)), false) = (filter, link.negated || link.multi_match || always) {
             if self.unions.get(pair).is_some_and(Option::is_none) {
                 if self.group_raw.get(g).is_some_and(Option::is_none) {
                     let classes = Self::raw_classes(list, memo);
@@ -188,6 +205,54 @@ impl Transaction {
         keys.iter().any(|k| !k.is_empty()).then_some(keys)
     }
 
+    /// The slots no value of group `g` (whose variables are `link`'s) can
+    /// match, as far as this and earlier requests learnt: a set in the
+    /// memo, made once per phase.
+    pub(super) fn group_excluded_set(
+        &mut self,
+        engine: &Engine,
+        g: usize,
+        link: &Link,
+        memo: &mut Memo,
+    ) -> Option<u32> {
+        if let Some(Some(set)) = self.group_excluded.get(g) {
+            return Some(*set);
+        }
+        if !memo.remembers() {
+            return None;
+        }
+        let f = engine.prefilter.as_ref()?;
+        if !self.group_values(engine, g, link, memo) {
+            return None;
+        }
+        let list = memo.groups.take(g)?;
+        let set = Self::excluded_by_all(&list, f, memo);
+        memo.groups.put(g, list, true);
+        if let Some(at) = self.group_excluded.get_mut(g) {
+            *at = Some(set);
+        }
+        Some(set)
+    }
+
+    /// The slots every value of a list excludes (a set in the memo).
+    fn excluded_by_all(list: &[GroupValue], f: &Prefilter, memo: &mut Memo) -> u32 {
+        let all = memo.new_bitset(f);
+        let mut first = true;
+        for v in list {
+            let Some(r) = memo.excluded_id(v.id as usize) else {
+                memo.and_bitset(all, None);
+                return all;
+            };
+            if first {
+                memo.or_bitset(all, r, None);
+                first = false;
+            } else {
+                memo.and_bitset(all, Some(r));
+            }
+        }
+        all
+    }
+
     /// The byte classes of every value of a list as it is.
     pub(super) fn raw_classes(list: &[GroupValue], memo: &Memo) -> u32 {
         list.iter().fold(0, |c, v| c | memo.classes(v.id))
@@ -218,8 +283,11 @@ impl Transaction {
                 let (_, b) = memo.lookup_id(v.id, chain, triggers, &link.transforms, Some(f));
                 b.unwrap_or_else(|| memo.raw_bits_id(v.id as usize, f))
             };
-            let refuted = memo.refuted_id(v.id as usize);
-            memo.or_bitset(union, b, refuted);
+            if let Some(mask) = self.engine.chain_slots.get(chain as usize) {
+                memo.exclude_absent(v.id as usize, f, mask, b);
+            }
+            let excluded = memo.excluded_id(v.id as usize);
+            memo.or_bitset(union, b, excluded);
             each.push(b);
         }
         memo.pair_bits.put(pair, each, true);
@@ -244,6 +312,10 @@ impl Transaction {
             pair_bits,
             key,
         } = input;
+        // A slot without literals is for remembering misses only: no
+        // scan of the values' forms.
+        let refute = filter.filter(|_| !link.negated);
+        let filter = filter.filter(|(f, slot)| !f.is_always(*slot));
         let mut matched = Vec::new();
         let mut op = LinkTest::new(self, link);
         // multiMatch: the value held while the memo changes.
@@ -306,8 +378,6 @@ impl Transaction {
                             None => test(memo.bytes(v.id)),
                         };
                         if let Some(k) = key {
-                            // (A negated link reads no union.)
-                            let refute = filter.filter(|_| !link.negated);
                             memo.remember(v.id, k, hit, refute);
                         }
                         hit

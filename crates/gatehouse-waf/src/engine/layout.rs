@@ -314,3 +314,32 @@ pub(super) fn keeps_matches(rule: &CompiledRule) -> bool {
                 || l.initcols.iter().any(|(a, b)| mentions(a) || mentions(b))
         })
 }
+
+/// Per chain id, the prefilter slots of the links that use it: what a
+/// value's bits through that chain can rule out.
+pub(super) fn chain_slots(
+    chains: &PerLink<u32>,
+    slots: &crate::engine::prefilter::LinkSlots,
+    n: usize,
+    prefilter: &Option<crate::engine::prefilter::Prefilter>,
+) -> Vec<Vec<u64>> {
+    let Some(f) = prefilter else {
+        return Vec::new();
+    };
+    let mut out = vec![vec![0u64; f.words()]; n];
+    for (p, phase) in chains.iter().enumerate() {
+        for (r, rule) in phase.iter().enumerate() {
+            for (l, chain) in rule.iter().enumerate() {
+                let slot = slots[p].get(r).and_then(|s| s.get(l)).copied().flatten();
+                let word = out
+                    .get_mut(*chain as usize)
+                    .zip(slot)
+                    .and_then(|(m, s)| m.get_mut(s as usize / 64).map(|w| (w, s)));
+                if let Some((w, s)) = word {
+                    *w |= 1 << (s % 64);
+                }
+            }
+        }
+    }
+    out
+}

@@ -5,7 +5,7 @@
 
 pub(super) use super::lists::Lists;
 use super::prefilter::Prefilter;
-use super::recall::{Known, KnownChain, Recall, MAX_LEN};
+use super::recall::{Known, Recall, MAX_LEN};
 use super::KeyHasher;
 use crate::transform::{byte_classes, class, Transform};
 use std::borrow::Cow;
@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
+mod learnt;
 /// Values are request data that stays where it is for the transaction
 /// (see `Value::stable`), so they are known by address and length.
 #[derive(Default)]
@@ -70,10 +71,12 @@ struct ValueState {
     steps: Vec<(StepKey, Option<u32>, u32)>,
     /// Operator verdicts by link key (see `Memo::verdict`).
     verdicts: Vec<(u32, bool)>,
-    /// The slots of prefiltered links known not to match the value
-    /// (index in `bitsets`): a target list's union leaves them out, so
-    /// those links are passed over like links whose literals are absent.
-    refuted: Option<u32>,
+    /// The slots of links known not to match the value (index in
+    /// `bitsets`): their literals are absent from its form through the
+    /// link's chain, or the operator ran and missed. Kept for values
+    /// worth remembering; a target list whose every value excludes a
+    /// rule's first link skips the rule before it is evaluated.
+    excluded: Option<u32>,
     /// The value's content hash for the recall (0: not remembered), what
     /// earlier requests knew of it, and whether this one learnt more.
     hash: u64,
@@ -244,19 +247,22 @@ impl Memo {
                 chains: Vec::new(),
                 steps: Vec::new(),
                 verdicts: Vec::new(),
-                refuted: None,
+                excluded: None,
                 hash: 0,
                 known: None,
                 learned: false,
             });
             state.bytes = bytes;
             state.bits = None;
-            state.refuted = None;
+            state.excluded = None;
             state.learned = false;
             (state.hash, state.known) = match &self.recall {
                 Some(r) if value.len() <= MAX_LEN => {
                     let hash = r.hash(value);
-                    (hash, r.get(hash, value))
+                    match r.get(hash, value) {
+                        (known, true) => (hash, known),
+                        (_, false) => (0, None),
+                    }
                 }
                 _ => (0, None),
             };
@@ -292,6 +298,21 @@ impl Memo {
             let bit = self.bits.get(s + k).copied().unwrap_or(0) & !gone;
             if let Some(x) = self.bits.get_mut(d + k) {
                 *x |= bit;
+            }
+        }
+    }
+
+    /// Keeps in set `dst` only the bits also in `src` (`None`: clears it).
+    pub(super) fn and_bitset(&mut self, dst: u32, src: Option<u32>) {
+        let w = self.words;
+        let d = dst as usize * w;
+        for k in 0..w {
+            let keep = src
+                .and_then(|s| self.bits.get(s as usize * w + k))
+                .copied()
+                .unwrap_or(0);
+            if let Some(x) = self.bits.get_mut(d + k) {
+                *x &= keep;
             }
         }
     }
@@ -481,124 +502,6 @@ impl Memo {
             }
         }
         current
-    }
-
-    /// A new bit set holding `bits`.
-    fn push_bits(&mut self, bits: &[u64]) -> u32 {
-        self.words = bits.len();
-        let start = self.bits.len();
-        self.bits.extend_from_slice(bits);
-        index(start / self.words.max(1))
-    }
-
-    /// What an earlier request's `chain` made of value `id`: the form's
-    /// index (`None`: unchanged) and its bits if they were scanned.
-    fn recalled_chain(&mut self, id: usize, chain: u32) -> Option<(Option<u32>, Option<u32>)> {
-        let known = self.states.get(id)?.known.clone()?;
-        let c = known.chain(chain)?;
-        let transformed = c.form.as_ref().map(|form| {
-            let span = push_span(&mut self.bytes, form);
-            self.transformed.push(span);
-            index(self.transformed.len() - 1)
-        });
-        let bits = c.bits.as_ref().map(|b| self.push_bits(b));
-        Some((transformed, bits))
-    }
-
-    /// The verdict of the link known by `key` on value `id`, if this or an
-    /// earlier request worked it out.
-    pub(super) fn verdict(&self, id: u32, key: u32) -> Option<bool> {
-        let state = self.states.get(id as usize)?;
-        state
-            .verdicts
-            .iter()
-            .find_map(|&(k, v)| (k == key).then_some(v))
-            .or_else(|| state.known.as_ref()?.verdict(key))
-    }
-
-    /// Keeps a verdict worked out on value `id` (for this request, and
-    /// for later ones when the value is remembered).
-    /// `refute`: the prefilter and the link's slot, when a miss may leave
-    /// the slot out of unions (see `ValueState::refuted`).
-    pub(super) fn remember(
-        &mut self,
-        id: u32,
-        key: u32,
-        verdict: bool,
-        refute: Option<(&Prefilter, u32)>,
-    ) {
-        // A transaction tests a value with a link once: only later
-        // requests can use the verdict.
-        if self.recall.is_none() {
-            return;
-        }
-        if let Some(state) = self.states.get_mut(id as usize) {
-            state.verdicts.push((key, verdict));
-            state.learned = true;
-        }
-        if let (false, Some((f, slot))) = (verdict, refute) {
-            let i = match self.refuted_id(id as usize) {
-                Some(i) => i,
-                None => {
-                    let i = self.new_bitset(f);
-                    if let Some(state) = self.states.get_mut(id as usize) {
-                        state.refuted = Some(i);
-                    }
-                    i
-                }
-            };
-            let at = i as usize * self.words + slot as usize / 64;
-            if let Some(w) = self.bits.get_mut(at) {
-                *w |= 1 << (slot % 64);
-            }
-        }
-    }
-
-    /// The refuted slots of value `id` (index of the set), if any.
-    pub(super) fn refuted_id(&mut self, id: usize) -> Option<u32> {
-        let state = self.states.get(id)?;
-        if state.refuted.is_some() {
-            return state.refuted;
-        }
-        let known = state.known.as_ref()?.refuted.clone()?;
-        let i = self.push_bits(&known);
-        if let Some(state) = self.states.get_mut(id) {
-            state.refuted = Some(i);
-        }
-        Some(i)
-    }
-
-    /// Hands what this transaction learnt about its values to the recall.
-    fn export(&mut self) {
-        let Some(recall) = self.recall.clone() else {
-            return;
-        };
-        for state in &self.states {
-            if !state.learned || state.hash == 0 {
-                continue;
-            }
-            let words = |i: Option<u32>| i.map(|i| Box::<[u64]>::from(self.bitset(i)));
-            let mut known = Known {
-                content: Span::of(&self.bytes, state.bytes).into(),
-                classes: state.classes,
-                bits: words(state.bits),
-                chains: state
-                    .chains
-                    .iter()
-                    .map(|c| KnownChain {
-                        chain: c.chain,
-                        form: c.transformed.map(|t| self.transformed(t).into()),
-                        bits: words(c.bits),
-                    })
-                    .collect(),
-                verdicts: state.verdicts.clone(),
-                refuted: words(state.refuted),
-            };
-            if let Some(earlier) = &state.known {
-                known.absorb(earlier);
-            }
-            recall.put(state.hash, known);
-        }
     }
 
     /// The prefilter bits of a value as it is (index of the set).

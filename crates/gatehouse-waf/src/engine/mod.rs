@@ -114,6 +114,8 @@ pub struct Engine {
     /// The tag patterns of `ctl:ruleRemove*ByTag`, compiled once.
     /// (Shared: a cloned `Regex` would start a fresh cache pool.)
     tag_patterns: HashMap<String, Arc<Regex>>,
+    /// Per chain id: the prefilter slots of the links with that chain.
+    chain_slots: Vec<Vec<u64>>,
     /// What earlier requests taught about values (see `recall`).
     recall: Option<Arc<recall::Recall>>,
 }
@@ -174,6 +176,7 @@ impl Engine {
             .len()
             .min(1024);
         let (prefilter, slots) = prefilter::build(&rules, &chains);
+        let chain_slots = layout::chain_slots(&chains, &slots, chain_triggers.len(), &prefilter);
         let tag_patterns = tag_patterns(&rules);
         let table = LinkTable::new(&chains, &slots, &groups, &keeps);
         Engine {
@@ -189,6 +192,7 @@ impl Engine {
             tag_patterns,
             prefilter,
             recall: Some(Arc::new(recall::Recall::new())),
+            chain_slots,
             rules,
             store,
             limits,
@@ -265,6 +269,7 @@ impl Engine {
             memo: memo::Memo::take(self.recall.clone()),
             unions: vec![None; self.pair_groups.len()],
             group_raw: vec![None; self.group_body.len()],
+            group_excluded: vec![None; self.group_body.len()],
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -346,6 +351,9 @@ pub struct Transaction {
     unions: Vec<Option<u32>>,
     /// Per target group: the byte classes of all its values as they are.
     group_raw: Vec<Option<u32>>,
+    /// Per target group: the slots every one of its values refutes (a set
+    /// in the memo; see `memo::ValueState::excluded`).
+    group_excluded: Vec<Option<u32>>,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is

@@ -216,6 +216,11 @@ pub struct Prefilter {
     /// by byte instead. Lowercase byte to the bits of its slots.
     bytes: Vec<Option<Vec<u64>>>,
     words: usize,
+    /// Slots of links without literals (`@detectSQLi`, `@validateByteRange`,
+    /// a regex that needs none): set in every value's bits, so only what
+    /// earlier requests learnt (the operator missed on the value, see
+    /// `memo::ValueState::excluded`) rules such a link out.
+    always: Vec<u64>,
 }
 
 impl Prefilter {
@@ -231,10 +236,18 @@ impl Prefilter {
         self.words
     }
 
+    /// Whether `slot` is a link's without literals (see `always`).
+    pub fn is_always(&self, slot: u32) -> bool {
+        has(&self.always, slot)
+    }
+
     /// Sets the bits of the slots whose literals `value` contains. Short
     /// literals (`(`, `=`) occur many times in a value: each literal's
     /// slots are visited once.
     pub fn add_candidates(&self, value: &[u8], bits: &mut [u64]) {
+        for (x, y) in bits.iter_mut().zip(&self.always) {
+            *x |= y;
+        }
         let mut seen_bytes = [0u64; 4];
         for &b in value {
             let b = usize::from(b.to_ascii_lowercase());
@@ -305,6 +318,7 @@ pub fn build(rules: &RuleSet, chains: &[Vec<Vec<u32>>; 5]) -> (Option<Prefilter>
     let mut ids: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut per_literal: Vec<Vec<u32>> = Vec::new();
     let mut next: u32 = 0;
+    let mut always: Vec<u32> = Vec::new();
     let mut slots: LinkSlots = Default::default();
     for (p, phase) in rules.phases.iter().enumerate() {
         for (r, rule) in phase.iter().enumerate() {
@@ -313,7 +327,20 @@ pub fn build(rules: &RuleSet, chains: &[Vec<Vec<u32>>; 5]) -> (Option<Prefilter>
                 let chain = chains[p].get(r).and_then(|c| c.get(l));
                 let literals = chain.and_then(|_| operator_literals(&link.operator));
                 let Some(literals) = literals else {
-                    row.push(None);
+                    // Only what a union can rule out: a link that reads
+                    // unions and whose verdicts may be remembered.
+                    let refutable = chain.is_some()
+                        && !link.negated
+                        && !link.multi_match
+                        && !link.operator.needs_expansion()
+                        && !link.variables.is_empty();
+                    if refutable {
+                        always.push(next);
+                        row.push(Some(next));
+                        next += 1;
+                    } else {
+                        row.push(None);
+                    }
                     continue;
                 };
                 let slot = next;
@@ -382,12 +409,14 @@ pub fn build(rules: &RuleSet, chains: &[Vec<Vec<u32>>; 5]) -> (Option<Prefilter>
         slot_ids.extend_from_slice(per_literal.get(*id).map_or(&[][..], Vec::as_slice));
     }
     slot_start.push(u32::try_from(slot_ids.len()).unwrap_or(u32::MAX));
+    let always = bits_of(&always);
     let filter = Prefilter {
         ac,
         slot_start,
         slot_ids,
         bytes,
         words,
+        always,
     };
     (Some(filter), slots)
 }

@@ -28,6 +28,10 @@ const SHARDS: usize = 16;
 /// value found in the older generation moves back to the newer one.
 const GENERATION_VALUES: usize = 256;
 const GENERATION_BYTES: usize = 512 * 1024;
+/// Hashes of values seen once, per shard: a value is remembered from its
+/// second sighting on, so one-off values (ids in query strings, nonces)
+/// cost a hash and a set insert, not a copy of all that was learnt.
+const PROBATION: usize = 4096;
 
 /// The remembered facts about one value.
 pub(super) struct Known {
@@ -39,8 +43,9 @@ pub(super) struct Known {
     /// Operator verdicts (negation applied) by link key, sorted by key
     /// once stored (a value may carry a hundred).
     pub verdicts: Vec<(u32, bool)>,
-    /// Slots of prefiltered links that do not match the value.
-    pub refuted: Option<Box<[u64]>>,
+    /// Slots of links that cannot match the value (see the memo's
+    /// `ValueState::excluded`).
+    pub excluded: Option<Box<[u64]>>,
 }
 
 /// What one chain made of a value.
@@ -56,7 +61,7 @@ impl Known {
         let words = |b: &Option<Box<[u64]>>| b.as_ref().map_or(0, |b| b.len() * 8);
         self.content.len()
             + words(&self.bits)
-            + words(&self.refuted)
+            + words(&self.excluded)
             + self
                 .chains
                 .iter()
@@ -80,13 +85,13 @@ impl Known {
         if self.bits.is_none() {
             self.bits.clone_from(&other.bits);
         }
-        match (&mut self.refuted, &other.refuted) {
+        match (&mut self.excluded, &other.excluded) {
             (Some(mine), Some(theirs)) => {
                 for (m, t) in mine.iter_mut().zip(theirs.iter()) {
                     *m |= t;
                 }
             }
-            (None, Some(theirs)) => self.refuted = Some(theirs.clone()),
+            (None, Some(theirs)) => self.excluded = Some(theirs.clone()),
             _ => {}
         }
         for c in &other.chains {
@@ -118,6 +123,7 @@ struct Shard {
     young: Map,
     young_bytes: usize,
     old: Map,
+    seen_once: std::collections::HashSet<u64, BuildHasherDefault<KeyHasher>>,
 }
 
 /// The engine's memory of values (see the module's comment).
@@ -160,18 +166,33 @@ impl Recall {
         Some(shard.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// What is known of `value` (whose hash is `hash`).
-    pub fn get(&self, hash: u64, value: &[u8]) -> Option<Arc<Known>> {
-        let mut shard = self.shard(hash)?;
+    /// What is known of `value` (whose hash is `hash`), and whether what
+    /// this request learns of it is worth keeping (it was seen before).
+    pub fn get(&self, hash: u64, value: &[u8]) -> (Option<Arc<Known>>, bool) {
+        let Some(mut shard) = self.shard(hash) else {
+            return (None, false);
+        };
         if let Some(k) = shard.young.get(&hash) {
-            return (*k.content == *value).then(|| k.clone());
+            return match *k.content == *value {
+                true => (Some(k.clone()), true),
+                false => (None, false),
+            };
         }
-        let k = shard.old.remove(&hash)?;
-        if *k.content != *value {
-            return None;
+        if let Some(k) = shard.old.remove(&hash) {
+            if *k.content != *value {
+                return (None, false);
+            }
+            shard.insert(hash, k.clone());
+            return (Some(k), true);
         }
-        shard.insert(hash, k.clone());
-        Some(k)
+        if shard.seen_once.remove(&hash) {
+            return (None, true);
+        }
+        if shard.seen_once.len() >= PROBATION {
+            shard.seen_once.clear();
+        }
+        shard.seen_once.insert(hash);
+        (None, false)
     }
 
     /// Remembers `known`, merged with what another request stored for the
@@ -239,7 +260,7 @@ mod tests {
                 })
                 .collect(),
             verdicts: verdicts.to_vec(),
-            refuted: None,
+            excluded: None,
         }
     }
 
@@ -248,8 +269,11 @@ mod tests {
         let r = Recall::new();
         let h = r.hash(b"Mozilla/5.0");
         assert_ne!(h, r.hash(b"Mozilla/5.1"));
+        // Seen once: not worth keeping yet; seen again: kept.
+        assert!(!r.get(h, b"Mozilla/5.0").1);
+        assert!(r.get(h, b"Mozilla/5.0").1);
         r.put(h, known(b"Mozilla/5.0", &[3], &[(7, true)]));
-        let k = r.get(h, b"Mozilla/5.0").expect("remembered");
+        let k = r.get(h, b"Mozilla/5.0").0.expect("remembered");
         assert_eq!(k.verdict(7), Some(true));
         assert_eq!(k.verdict(8), None);
         assert_eq!(
@@ -257,7 +281,7 @@ mod tests {
             Some(&b"form3"[..])
         );
         // Another value under the same hash (a collision) is not it.
-        assert!(r.get(h, b"Mozilla/5.1").is_none());
+        assert!(r.get(h, b"Mozilla/5.1").0.is_none());
         // Engines seed differently.
         assert_ne!(Recall::new().hash(b"Mozilla/5.0"), h);
     }
@@ -268,7 +292,7 @@ mod tests {
         let h = r.hash(b"v");
         r.put(h, known(b"v", &[1], &[(10, false)]));
         r.put(h, known(b"v", &[2], &[(11, true), (10, false)]));
-        let k = r.get(h, b"v").expect("remembered");
+        let k = r.get(h, b"v").0.expect("remembered");
         assert!(k.chain(1).is_some() && k.chain(2).is_some());
         assert_eq!((k.verdict(10), k.verdict(11)), (Some(false), Some(true)));
         assert_eq!(k.verdicts.len(), 2);
@@ -286,12 +310,13 @@ mod tests {
             r.put(r.hash(&v), known(&v, &[], &[]));
             // A value in use keeps moving back to the newer generation.
             if i % 64 == 0 {
-                assert!(r.get(hu, &used).is_some(), "lost after {i}");
+                assert!(r.get(hu, &used).0.is_some(), "lost after {i}");
             }
         }
         assert!(r.len() <= 2 * SHARDS * GENERATION_VALUES, "{}", r.len());
         assert!(r
             .get(r.hash(&0u32.to_le_bytes()), &0u32.to_le_bytes())
+            .0
             .is_none());
     }
 }
