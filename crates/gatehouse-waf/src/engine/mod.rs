@@ -175,7 +175,7 @@ impl Engine {
             .collect::<std::collections::HashSet<_>>()
             .len()
             .min(1024);
-        let (prefilter, slots) = prefilter::build(&rules, &chains);
+        let (prefilter, slots) = prefilter::build(&rules, &chains, &groups);
         let chain_slots = layout::chain_slots(&chains, &slots, chain_triggers.len(), &prefilter);
         let tag_patterns = tag_patterns(&rules);
         let table = LinkTable::new(&chains, &slots, &groups, &keeps);

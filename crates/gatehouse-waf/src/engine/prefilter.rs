@@ -313,7 +313,11 @@ pub type LinkSlots = [Vec<Vec<Option<u32>>>; 5];
 /// and most chains leave an ordinary value as it is, share one scan) and
 /// the slot of each link it covers; `None` when no link has literals or
 /// the automaton cannot be built (then every link runs its operator).
-pub fn build(rules: &RuleSet, chains: &[Vec<Vec<u32>>; 5]) -> (Option<Prefilter>, LinkSlots) {
+pub fn build(
+    rules: &RuleSet,
+    chains: &[Vec<Vec<u32>>; 5],
+    groups: &crate::engine::layout::PerLink<Option<(u32, u32)>>,
+) -> (Option<Prefilter>, LinkSlots) {
     // Literal to id, the slots of each literal, and the next slot.
     let mut ids: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut per_literal: Vec<Vec<u32>> = Vec::new();
@@ -327,9 +331,12 @@ pub fn build(rules: &RuleSet, chains: &[Vec<Vec<u32>>; 5]) -> (Option<Prefilter>
                 let chain = chains[p].get(r).and_then(|c| c.get(l));
                 let literals = chain.and_then(|_| operator_literals(&link.operator));
                 let Some(literals) = literals else {
-                    // Only what a union can rule out: a link that reads
-                    // unions and whose verdicts may be remembered.
+                    // Only what a union can rule out: a link over a target
+                    // list (whose values are remembered) that reads unions
+                    // and whose verdicts may be remembered.
+                    let listed = groups[p].get(r).and_then(|g| g.get(l)).copied().flatten();
                     let refutable = chain.is_some()
+                        && listed.is_some()
                         && !link.negated
                         && !link.multi_match
                         && !link.operator.needs_expansion()
