@@ -125,14 +125,8 @@ impl Transaction {
         if let (Some((f, slot)), false, true) =
             (filter, link.negated || link.multi_match, remembers)
         {
-            if self.group_excluded.get(g).is_some_and(Option::is_none) {
-                let excluded = Self::excluded_by_all(list, f, memo);
-                if let Some(at) = self.group_excluded.get_mut(g) {
-                    *at = Some(excluded);
-                }
-            }
-            if let Some(Some(e)) = self.group_excluded.get(g) {
-                if prefilter::has(memo.bitset(*e), slot) {
+            if let Some(e) = self.excluded_of(g, list, f, memo) {
+                if prefilter::has(memo.bitset(e), slot) {
                     return None;
                 }
             }
@@ -223,14 +217,30 @@ impl Transaction {
         }
         let f = engine.prefilter.as_ref()?;
         if !self.group_values(engine, g, link, memo) {
-            return None;
+            // Not request data that stays put: nothing is excluded, and
+            // the list is not made again for the group's next rule.
+            return self.excluded_of(g, &[], f, memo);
         }
         let list = memo.groups.take(g)?;
-        let set = Self::excluded_by_all(&list, f, memo);
+        let set = self.excluded_of(g, &list, f, memo);
         memo.groups.put(g, list, true);
-        if let Some(at) = self.group_excluded.get_mut(g) {
-            *at = Some(set);
+        set
+    }
+
+    /// Group `g`'s excluded set, made from its values `list` once per
+    /// phase.
+    fn excluded_of(
+        &mut self,
+        g: usize,
+        list: &[GroupValue],
+        f: &Prefilter,
+        memo: &mut Memo,
+    ) -> Option<u32> {
+        if let Some(Some(set)) = self.group_excluded.get(g) {
+            return Some(*set);
         }
+        let set = Self::excluded_by_all(list, f, memo);
+        *self.group_excluded.get_mut(g)? = Some(set);
         Some(set)
     }
 

@@ -145,9 +145,10 @@ fn push_span(arena: &mut Vec<u8>, value: &[u8]) -> Span {
     }
 }
 
-/// A content hash for the scan cache: eight bytes a step.
-fn content_hash(value: &[u8]) -> u64 {
-    let mut h: u64 = value.len() as u64;
+/// A content hash, eight bytes a step (the scan cache's, and with the
+/// engine's seed the recall's).
+pub(super) fn content_hash(seed: u64, value: &[u8]) -> u64 {
+    let mut h: u64 = seed ^ value.len() as u64;
     let mut chunks = value.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
@@ -157,7 +158,7 @@ fn content_hash(value: &[u8]) -> u64 {
     for &b in chunks.remainder() {
         h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
-    h
+    h ^ (h >> 29)
 }
 
 fn index(n: usize) -> u32 {
@@ -327,7 +328,7 @@ impl Memo {
     /// The prefilter bits of some bytes of the arena (index of the set).
     fn scan(&mut self, f: &Prefilter, span: Span) -> u32 {
         let content = Span::of(&self.bytes, span);
-        let hash = content_hash(content);
+        let hash = content_hash(0, content);
         if let Some((seen, i)) = self.scanned.get(&hash) {
             if Span::of(&self.bytes, *seen) == content {
                 return *i;

@@ -146,17 +146,7 @@ impl Recall {
 
     /// The content hash a value is remembered by.
     pub fn hash(&self, value: &[u8]) -> u64 {
-        let mut h = self.seed ^ value.len() as u64;
-        let mut chunks = value.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        h ^ (h >> 29)
+        super::memo::content_hash(self.seed, value)
     }
 
     fn shard(&self, hash: u64) -> Option<std::sync::MutexGuard<'_, Shard>> {

@@ -33,7 +33,7 @@
 
 use gatehouse_waf::collection::MemoryStore;
 use gatehouse_waf::compile::{compile, RuleSet};
-use gatehouse_waf::engine::Engine;
+use gatehouse_waf::engine::{Engine, Intervention, Transaction};
 use gatehouse_waf::load::{crs_directives, CrsSettings};
 use gatehouse_waf::parse::{parse_str, Directive};
 use gatehouse_waf::request::RequestInput;
@@ -139,8 +139,9 @@ fn rule_pl(set: &RuleSet, id: u64) -> u8 {
         .unwrap_or(1)
 }
 
-/// Rule ids that matched (and log) for a stage, phases 1 and 2.
-fn run(engine: &Arc<Engine>, s: &Stage) -> Vec<u64> {
+/// A stage through phases 1 and 2 (phase 2 does nothing once phase 1
+/// stopped the request): the transaction and its decision.
+fn play_stage(engine: &Arc<Engine>, s: &Stage) -> (Transaction, Option<Intervention>) {
     let headers: Vec<(&[u8], &[u8])> = s
         .headers
         .iter()
@@ -156,8 +157,15 @@ fn run(engine: &Arc<Engine>, s: &Stage) -> Vec<u64> {
         body: s.body.as_deref(),
     };
     let mut tx = engine.transaction(&input, "crs-test");
-    tx.request_headers();
-    tx.request_body(s.body.as_deref());
+    let stopped = tx
+        .request_headers()
+        .or_else(|| tx.request_body(s.body.as_deref()));
+    (tx, stopped)
+}
+
+/// Rule ids that matched (and log) for a stage, phases 1 and 2.
+fn run(engine: &Arc<Engine>, s: &Stage) -> Vec<u64> {
+    let (tx, _) = play_stage(engine, s);
     let mut ids: Vec<u64> = tx.matches().iter().filter_map(|m| m.rule_id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -361,24 +369,7 @@ fn crs_regression_paranoia_level_2() {
 /// Everything a stage did that the gateway acts on: the matched rules,
 /// the variables each matched on, and the decision.
 fn outcome(engine: &Arc<Engine>, s: &Stage) -> String {
-    let headers: Vec<(&[u8], &[u8])> = s
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_slice(), v.as_slice()))
-        .collect();
-    let input = RequestInput {
-        method: &s.method,
-        uri: &s.uri,
-        protocol: &s.version,
-        headers: &headers,
-        remote_addr: "127.0.0.1",
-        remote_port: 40000,
-        body: s.body.as_deref(),
-    };
-    let mut tx = engine.transaction(&input, "crs-test");
-    let stopped = tx
-        .request_headers()
-        .or_else(|| tx.request_body(s.body.as_deref()));
+    let (tx, stopped) = play_stage(engine, s);
     format!(
         "{stopped:?} {:?} score={:?}",
         tx.matches()

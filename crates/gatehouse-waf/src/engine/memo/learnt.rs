@@ -65,16 +65,7 @@ impl Memo {
             state.learned = true;
         }
         if let (false, Some((f, slot))) = (verdict, refute) {
-            let i = match self.excluded_id(id as usize) {
-                Some(i) => i,
-                None => {
-                    let i = self.new_bitset(f);
-                    if let Some(state) = self.states.get_mut(id as usize) {
-                        state.excluded = Some(i);
-                    }
-                    i
-                }
-            };
+            let i = self.excluded_set(id as usize, f);
             let at = i as usize * self.words + slot as usize / 64;
             if let Some(w) = self.bits.get_mut(at) {
                 *w |= 1 << (slot % 64);
@@ -98,7 +89,8 @@ impl Memo {
         }
         let w = self.words;
         let b = bits as usize * w;
-        let current = self.states.get(id).and_then(|s| s.excluded);
+        // (With what earlier requests knew, when the value was recalled.)
+        let current = self.excluded_id(id);
         let fresh = |memo: &Memo, k: usize| {
             let have = current
                 .and_then(|e| memo.bits.get(e as usize * w + k))
@@ -106,23 +98,10 @@ impl Memo {
             let absent = !memo.bits.get(b + k).copied().unwrap_or(u64::MAX);
             mask.get(k).copied().unwrap_or(0) & absent & !have.unwrap_or(0)
         };
-        if current.is_none() && self.excluded_id(id).is_some() {
-            // Recalled: look again against what earlier requests knew.
-            return self.exclude_absent(id, f, mask, bits);
-        }
         if (0..w).all(|k| fresh(self, k) == 0) {
             return;
         }
-        let e = match current {
-            Some(e) => e,
-            None => {
-                let e = self.new_bitset(f);
-                if let Some(s) = self.states.get_mut(id) {
-                    s.excluded = Some(e);
-                }
-                e
-            }
-        };
+        let e = self.excluded_set(id, f);
         for k in 0..w {
             let add = fresh(self, k);
             if let Some(x) = self.bits.get_mut(e as usize * w + k) {
@@ -132,6 +111,19 @@ impl Memo {
         if let Some(s) = self.states.get_mut(id) {
             s.learned = true;
         }
+    }
+
+    /// Value `id`'s excluded slots (index of the set), an empty set made
+    /// for it when it has none.
+    fn excluded_set(&mut self, id: usize, f: &Prefilter) -> u32 {
+        if let Some(e) = self.excluded_id(id) {
+            return e;
+        }
+        let e = self.new_bitset(f);
+        if let Some(s) = self.states.get_mut(id) {
+            s.excluded = Some(e);
+        }
+        e
     }
 
     /// Whether what is learnt about values outlives the transaction.
