@@ -393,3 +393,30 @@ fn rules_decided_by_settled_tx_behave_as_if_evaluated() {
         assert_eq!(status(&run(&e, &get("/z?x=bad"))), None);
     }
 }
+
+#[test]
+fn names_made_by_macros_and_read_back_by_key_regex() {
+    // The CRS's 920450 shape: each header name becomes a TX entry whose
+    // name a macro makes, then a key regex reads them all back.
+    let e = engine(
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:'tx.restricted=/proxy/ /x-evil/ 1',setvar:tx.other_hn_x=1\"\n\
+         SecRule REQUEST_HEADERS_NAMES \"@rx ^.*$\" \"id:2,phase:1,deny,capture,t:none,t:lowercase,setvar:'tx.hn_%{tx.0}=/%{tx.0}/',msg:'restricted %{MATCHED_VAR}',chain\"\n\
+         SecRule TX:/^HN_/ \"@within %{tx.restricted}\" \"\"\n",
+    );
+    let tx = run(&e, &get("/"));
+    assert_eq!(status(&tx), None, "`other_hn_x` (1) is not selected");
+    assert_eq!(tx.tx("hn_user-agent"), Some(&b"/user-agent/"[..]));
+    let mut r = get("/");
+    r.headers.push(("X-Evil", "1"));
+    let tx = run(&e, &r);
+    assert_eq!(status(&tx), Some(403));
+    let i = tx.intervention().unwrap();
+    assert_eq!(i.msg.as_deref(), Some("restricted /x-evil/"));
+    // A key that is not ASCII may still match under Unicode case folding
+    // (KELVIN SIGN is a `k`).
+    let e = engine(
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:'tx.\u{212A}ey_a=x'\"\n\
+         SecRule TX:/^key_/ \"@streq x\" \"id:2,phase:1,deny\"\n",
+    );
+    assert_eq!(status(&run(&e, &get("/"))), Some(403));
+}

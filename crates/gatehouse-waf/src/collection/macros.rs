@@ -16,7 +16,14 @@ pub struct Macro<'a> {
 }
 
 pub fn has_macros(s: &str) -> bool {
-    s.contains("%{")
+    macro_start(s).is_some()
+}
+
+/// Where the first `%{` starts (a byte search: templates are expanded
+/// per request).
+fn macro_start(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'%', b).find(|&i| b.get(i + 1) == Some(&b'{'))
 }
 
 /// The names macros use most, so naming them costs no allocation.
@@ -48,16 +55,17 @@ pub fn expand<'a, 'r>(
     template: &'a str,
     resolve: &mut dyn FnMut(&Macro<'_>) -> Option<Cow<'r, [u8]>>,
 ) -> Cow<'a, [u8]> {
-    if !has_macros(template) {
+    let Some(first) = macro_start(template) else {
         return Cow::Borrowed(template.as_bytes());
-    }
-    let mut out = Vec::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("%{") {
+    };
+    let mut out = Vec::with_capacity(template.len() + 16);
+    out.extend_from_slice(template.get(..first).unwrap_or_default().as_bytes());
+    let mut rest = template.get(first..).unwrap_or_default();
+    while let Some(start) = macro_start(rest) {
         let (before, tail) = rest.split_at(start);
         out.extend_from_slice(before.as_bytes());
         let inner = tail.get(2..).unwrap_or_default();
-        let Some(end) = inner.find('}') else {
+        let Some(end) = memchr::memchr(b'}', inner.as_bytes()) else {
             out.extend_from_slice(tail.as_bytes());
             rest = "";
             break;

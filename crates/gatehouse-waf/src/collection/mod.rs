@@ -169,18 +169,19 @@ impl Collection {
             e.value.set(value);
             return;
         }
-        match interned {
-            Some(key) => {
-                self.entries.insert(
-                    key.clone(),
-                    Entry {
-                        value: Bytes::new(value),
-                        expires_at: None,
-                    },
-                );
-            }
-            None => self.set(name, value.to_vec()),
-        }
+        let key = match interned {
+            Some(key) => key.clone(),
+            // A name a macro made, usually lowercase already.
+            None if !name.bytes().any(|b| b.is_ascii_uppercase()) => Arc::from(name),
+            None => return self.set(name, value.to_vec()),
+        };
+        self.entries.insert(
+            key,
+            Entry {
+                value: Bytes::new(value),
+                expires_at: None,
+            },
+        );
     }
 
     /// `expirevar`: `name` disappears `seconds` after `now`.

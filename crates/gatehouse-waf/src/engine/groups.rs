@@ -125,7 +125,7 @@ impl Transaction {
         if let (Some((f, slot)), false, true) =
             (filter, link.negated || link.multi_match, remembers)
         {
-            if let Some(e) = self.excluded_of(g, list, f, memo) {
+            if let Some(e) = self.excluded_of(g, true, f, memo) {
                 if prefilter::has(memo.bitset(e), slot) {
                     return None;
                 }
@@ -216,51 +216,48 @@ impl Transaction {
             return None;
         }
         let f = engine.prefilter.as_ref()?;
-        if !self.group_values(engine, g, link, memo) {
-            // Not request data that stays put: nothing is excluded, and
-            // the list is not made again for the group's next rule.
-            return self.excluded_of(g, &[], f, memo);
-        }
-        let list = memo.groups.take(g)?;
-        let set = self.excluded_of(g, &list, f, memo);
-        memo.groups.put(g, list, true);
-        set
+        // Not request data that stays put: nothing is excluded, and the
+        // list is not made again for the group's next rule.
+        let stable = self.group_values(engine, g, link, memo);
+        self.excluded_of(g, stable, f, memo)
     }
 
-    /// Group `g`'s excluded set, made from its values `list` once per
-    /// phase.
-    fn excluded_of(
+    /// Group `g`'s excluded set, made once per phase from the sets of its
+    /// variables (each made once per phase, however many groups share
+    /// it); nothing excluded unless its values are `stable`.
+    pub(super) fn excluded_of(
         &mut self,
         g: usize,
-        list: &[GroupValue],
+        stable: bool,
         f: &Prefilter,
         memo: &mut Memo,
     ) -> Option<u32> {
         if let Some(Some(set)) = self.group_excluded.get(g) {
             return Some(*set);
         }
-        let set = Self::excluded_by_all(list, f, memo);
-        *self.group_excluded.get_mut(g)? = Some(set);
-        Some(set)
-    }
-
-    /// The slots every value of a list excludes (a set in the memo).
-    fn excluded_by_all(list: &[GroupValue], f: &Prefilter, memo: &mut Memo) -> u32 {
         let all = memo.new_bitset(f);
+        let refs = self.engine.group_refs.get(g).filter(|_| stable);
         let mut first = true;
-        for v in list {
-            let Some(r) = memo.excluded_id(v.id as usize) else {
+        for &r in refs.into_iter().flatten() {
+            let r = r as usize;
+            if !memo.subs.known(r) {
                 memo.and_bitset(all, None);
-                return all;
-            };
+                break;
+            }
+            // A variable without values adds none to the list.
+            if memo.subs.get(r).is_empty() {
+                continue;
+            }
+            let set = memo.sub_excluded(r, f);
             if first {
-                memo.or_bitset(all, r, None);
+                memo.or_bitset(all, set, None);
                 first = false;
             } else {
-                memo.and_bitset(all, Some(r));
+                memo.and_bitset(all, Some(set));
             }
         }
-        all
+        *self.group_excluded.get_mut(g)? = Some(all);
+        Some(all)
     }
 
     /// The byte classes of every value of a list as it is.

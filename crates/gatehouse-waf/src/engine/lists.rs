@@ -3,8 +3,15 @@
 /// Lists known for a phase, by id. Their buffers outlive the phase and,
 /// with the memo reused, the transaction: refilled, they allocate nothing.
 pub(super) struct Lists<T> {
-    /// Whether the list is known, and the list.
-    lists: Vec<(bool, Vec<T>)>,
+    lists: Vec<Entry<T>>,
+}
+
+struct Entry<T> {
+    known: bool,
+    list: Vec<T>,
+    /// Something made from the list (a bit set's index), forgotten with
+    /// it.
+    derived: Option<u32>,
 }
 
 impl<T> Default for Lists<T> {
@@ -15,27 +22,27 @@ impl<T> Default for Lists<T> {
 
 impl<T> Lists<T> {
     pub fn known(&self, i: usize) -> bool {
-        self.lists.get(i).is_some_and(|l| l.0)
+        self.lists.get(i).is_some_and(|l| l.known)
     }
 
     pub fn get(&self, i: usize) -> &[T] {
         match self.lists.get(i) {
-            Some((true, l)) => l,
+            Some(e) if e.known => &e.list,
             _ => &[],
         }
     }
 
     pub fn forget(&mut self, i: usize) {
-        if let Some((known, l)) = self.lists.get_mut(i) {
-            *known = false;
-            l.clear();
+        if let Some(e) = self.lists.get_mut(i) {
+            e.known = false;
+            e.list.clear();
+            e.derived = None;
         }
     }
 
     pub fn forget_all(&mut self) {
-        for (known, l) in &mut self.lists {
-            *known = false;
-            l.clear();
+        for i in 0..self.lists.len() {
+            self.forget(i);
         }
     }
 
@@ -43,7 +50,7 @@ impl<T> Lists<T> {
     pub fn buffer(&mut self, i: usize) -> Vec<T> {
         self.forget(i);
         match self.lists.get_mut(i) {
-            Some((_, l)) => std::mem::take(l),
+            Some(e) => std::mem::take(&mut e.list),
             None => Vec::new(),
         }
     }
@@ -52,7 +59,7 @@ impl<T> Lists<T> {
     /// must be [`Lists::put`] back (it reads as empty until then).
     pub fn take(&mut self, i: usize) -> Option<Vec<T>> {
         match self.lists.get_mut(i) {
-            Some((true, l)) => Some(std::mem::take(l)),
+            Some(e) if e.known => Some(std::mem::take(&mut e.list)),
             _ => None,
         }
     }
@@ -60,10 +67,64 @@ impl<T> Lists<T> {
     /// Stores list `i` as known (`true`) or keeps only its buffer.
     pub fn put(&mut self, i: usize, list: Vec<T>, known: bool) {
         if self.lists.len() <= i {
-            self.lists.resize_with(i + 1, || (false, Vec::new()));
+            self.lists.resize_with(i + 1, || Entry {
+                known: false,
+                list: Vec::new(),
+                derived: None,
+            });
         }
-        if let Some(at) = self.lists.get_mut(i) {
-            *at = (known, list);
+        if let Some(e) = self.lists.get_mut(i) {
+            e.known = known;
+            e.list = list;
         }
+    }
+
+    /// What was made from known list `i`, if anything yet.
+    pub fn derived(&self, i: usize) -> Option<u32> {
+        self.lists
+            .get(i)
+            .filter(|e| e.known)
+            .and_then(|e| e.derived)
+    }
+
+    /// Records what was made from known list `i`.
+    pub fn set_derived(&mut self, i: usize, value: u32) {
+        if let Some(e) = self.lists.get_mut(i).filter(|e| e.known) {
+            e.derived = Some(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lists;
+
+    #[test]
+    fn what_was_made_from_a_list_goes_with_it() {
+        let mut l: Lists<u32> = Lists::default();
+        assert_eq!(l.derived(0), None);
+        l.put(0, vec![1, 2], true);
+        l.set_derived(0, 7);
+        assert_eq!(l.derived(0), Some(7));
+        // Lent out and put back: still the same list.
+        let list = l.take(0).unwrap_or_default();
+        l.put(0, list, true);
+        assert_eq!(l.derived(0), Some(7));
+        l.forget(0);
+        assert_eq!(l.derived(0), None);
+        l.put(0, vec![3], true);
+        assert_eq!(l.derived(0), None);
+        // Refilled through its buffer: a new list.
+        l.set_derived(0, 8);
+        let buffer = l.buffer(0);
+        l.put(0, buffer, true);
+        assert_eq!(l.derived(0), None);
+        // A list not known holds nothing made from it.
+        l.put(1, vec![4], false);
+        l.set_derived(1, 9);
+        assert_eq!(l.derived(1), None);
+        l.set_derived(0, 3);
+        l.forget_all();
+        assert_eq!((l.derived(0), l.get(0).len()), (None, 0));
     }
 }

@@ -29,6 +29,8 @@ pub(super) struct Memo {
     /// Prefilter bit sets, `words` each, one arena.
     bits: Vec<u64>,
     words: usize,
+    /// Room to copy one set while another changes.
+    scratch: Vec<u64>,
     /// Content hash to a scanned content (span of `bytes`) and its bit set:
     /// equal contents (REQUEST_URI and its raw form, a form two chains
     /// make) are scanned once.
@@ -171,8 +173,11 @@ thread_local! {
     static SPARE: std::cell::RefCell<Vec<Memo>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// At most this many spare memos per thread.
-const SPARES: usize = 8;
+/// At most this many spare memos per thread: one per request a worker
+/// has in flight at once (each waits on its upstream with its memo), so a
+/// busy worker does not grow new tables for most requests. A memo keeps
+/// some tens of kilobytes.
+const SPARES: usize = 64;
 
 impl Memo {
     /// A cleared memo, reused when this thread has one.
@@ -289,32 +294,60 @@ impl Memo {
         index(start / self.words.max(1))
     }
 
-    /// Adds set `src` to set `dst`.
+    /// Adds set `src`, less the bits of set `except`, to set `dst`.
     pub(super) fn or_bitset(&mut self, dst: u32, src: u32, except: Option<u32>) {
-        let w = self.words;
-        let (d, s) = (dst as usize * w, src as usize * w);
-        let e = except.map(|e| e as usize * w);
-        for k in 0..w {
-            let gone = e.and_then(|e| self.bits.get(e + k)).copied().unwrap_or(0);
-            let bit = self.bits.get(s + k).copied().unwrap_or(0) & !gone;
-            if let Some(x) = self.bits.get_mut(d + k) {
-                *x |= bit;
+        let Some(e) = except else {
+            if let Some((d, s)) = self.pair_of_sets(dst, src) {
+                d.iter_mut().zip(s).for_each(|(x, s)| *x |= s);
             }
+            return;
+        };
+        let mut add = std::mem::take(&mut self.scratch);
+        add.clear();
+        let (s, e) = (self.bitset(src), self.bitset(e));
+        if e.len() == s.len() {
+            add.extend(s.iter().zip(e).map(|(s, e)| s & !e));
+        } else {
+            add.extend_from_slice(s);
         }
+        for (x, a) in self.bitset_mut(dst).iter_mut().zip(&add) {
+            *x |= a;
+        }
+        self.scratch = add;
     }
 
     /// Keeps in set `dst` only the bits also in `src` (`None`: clears it).
     pub(super) fn and_bitset(&mut self, dst: u32, src: Option<u32>) {
-        let w = self.words;
-        let d = dst as usize * w;
-        for k in 0..w {
-            let keep = src
-                .and_then(|s| self.bits.get(s as usize * w + k))
-                .copied()
-                .unwrap_or(0);
-            if let Some(x) = self.bits.get_mut(d + k) {
-                *x &= keep;
+        match src {
+            Some(src) => {
+                if let Some((d, s)) = self.pair_of_sets(dst, src) {
+                    d.iter_mut().zip(s).for_each(|(x, s)| *x &= s);
+                }
             }
+            None => self.bitset_mut(dst).fill(0),
+        }
+    }
+
+    fn bitset_mut(&mut self, i: u32) -> &mut [u64] {
+        let start = i as usize * self.words;
+        self.bits
+            .get_mut(start..start + self.words)
+            .unwrap_or_default()
+    }
+
+    /// Set `dst` to change and set `src` to read (`None` when they are
+    /// the same set).
+    fn pair_of_sets(&mut self, dst: u32, src: u32) -> Option<(&mut [u64], &[u64])> {
+        let w = self.words;
+        let (d, s) = (dst as usize * w, src as usize * w);
+        if d < s {
+            let (low, high) = self.bits.split_at_mut_checked(s)?;
+            Some((low.get_mut(d..d + w)?, high.get(..w)?))
+        } else if s < d {
+            let (low, high) = self.bits.split_at_mut_checked(d)?;
+            Some((high.get_mut(..w)?, low.get(s..s + w)?))
+        } else {
+            None
         }
     }
 
@@ -528,5 +561,39 @@ impl Memo {
             s.bits = Some(i);
         }
         i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Memo;
+
+    #[test]
+    fn set_operations_change_only_their_target() {
+        let mut m = Memo::default();
+        let a = m.push_bits(&[0b1111, 1]);
+        let b = m.push_bits(&[0b0110, 0]);
+        let e = m.push_bits(&[0b0010, 0]);
+        let d = m.push_bits(&[0, 0]);
+        m.or_bitset(d, b, Some(e));
+        assert_eq!(m.bitset(d), &[0b0100, 0]);
+        m.or_bitset(d, a, None);
+        assert_eq!(m.bitset(d), &[0b1111, 1]);
+        m.and_bitset(d, Some(b));
+        assert_eq!(m.bitset(d), &[0b0110, 0]);
+        // A target before its source in the arena.
+        m.and_bitset(a, Some(e));
+        assert_eq!(m.bitset(a), &[0b0010, 0]);
+        m.or_bitset(a, d, None);
+        assert_eq!(m.bitset(a), &[0b0110, 0]);
+        // A set with itself is left as it is.
+        m.and_bitset(a, Some(a));
+        assert_eq!(m.bitset(a), &[0b0110, 0]);
+        m.and_bitset(b, None);
+        assert_eq!(m.bitset(b), &[0, 0]);
+        assert_eq!(
+            (m.bitset(e), m.bitset(d)),
+            (&[0b0010, 0][..], &[0b0110, 0][..])
+        );
     }
 }

@@ -230,17 +230,31 @@ impl Engine {
     /// Starts a transaction: the request line, headers and query are read
     /// now; the body comes with [`Transaction::request_body`].
     pub fn transaction(self: &Arc<Self>, input: &RequestInput, unique_id: &str) -> Transaction {
-        let mut t = self.bare_transaction(input, unique_id);
-        if let Some(p) = self.prefix.get_or_init(|| self.run_prefix()) {
-            t.tx = p.tx.clone();
-            t.tx.reserve(self.tx_names.saturating_sub(t.tx.len()));
-            t.highest_severity = p.highest_severity;
+        match self.prefix.get_or_init(|| self.run_prefix()) {
+            // (The prefix's TX has room for the names rules write: its
+            // copy grows no further on most requests.)
+            Some(p) => {
+                let mut t = self.bare_transaction(input, unique_id, p.tx.clone());
+                t.highest_severity = p.highest_severity;
+                t
+            }
+            None => self.bare_transaction(input, unique_id, self.new_tx()),
         }
-        t
     }
 
-    /// A transaction that starts at the first rule.
-    fn bare_transaction(self: &Arc<Self>, input: &RequestInput, unique_id: &str) -> Transaction {
+    /// A TX with room for the names rules write, and for a few whose name
+    /// a macro makes (the CRS's 920450 adds one per header).
+    fn new_tx(&self) -> Collection {
+        Collection::with_capacity(self.tx_names + 32)
+    }
+
+    /// A transaction that starts at the first rule, with `tx`.
+    fn bare_transaction(
+        self: &Arc<Self>,
+        input: &RequestInput,
+        unique_id: &str,
+        tx: Collection,
+    ) -> Transaction {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -248,7 +262,7 @@ impl Engine {
             engine: self.clone(),
             vars: RequestVars::new(input, &self.limits),
             phase: 1,
-            tx: Collection::with_capacity(self.tx_names),
+            tx,
             persistent: HashMap::new(),
             mode: self.rules.engine,
             removed: Vec::new(),

@@ -149,7 +149,7 @@ impl Engine {
             remote_port: 0,
             body: None,
         };
-        let mut t = self.bare_transaction(&input, "");
+        let mut t = self.bare_transaction(&input, "", self.new_tx());
         let rules = self.rules.phase(1);
         let mut memo = Memo::default();
         let mut i = 0;

@@ -87,11 +87,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() {
         return Some(from);
     }
-    let first = needle[0];
-    hay.windows(needle.len())
-        .enumerate()
-        .find(|(_, w)| w[0] == first && *w == needle)
-        .map(|(i, _)| from + i)
+    memchr::memmem::find(hay, needle).map(|i| from + i)
 }
 
 /// A number as `strtoll` reads it: leading whitespace, optional sign,

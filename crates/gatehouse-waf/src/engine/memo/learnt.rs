@@ -145,6 +145,32 @@ impl Memo {
         Some(i)
     }
 
+    /// The slots every value of variable `r` (a known sub-list)
+    /// excludes: a set made once per phase, empty when one of its values
+    /// excludes nothing.
+    pub(in crate::engine) fn sub_excluded(&mut self, r: usize, f: &Prefilter) -> u32 {
+        if let Some(set) = self.subs.derived(r) {
+            return set;
+        }
+        let all = self.new_bitset(f);
+        let Some(list) = self.subs.take(r) else {
+            return all;
+        };
+        for (k, &(id, _)) in list.iter().enumerate() {
+            match self.excluded_id(id as usize) {
+                None => {
+                    self.and_bitset(all, None);
+                    break;
+                }
+                Some(e) if k == 0 => self.or_bitset(all, e, None),
+                Some(e) => self.and_bitset(all, Some(e)),
+            }
+        }
+        self.subs.put(r, list, true);
+        self.subs.set_derived(r, all);
+        all
+    }
+
     /// Hands what this transaction learnt about its values to the recall.
     pub(in crate::engine) fn export(&mut self) {
         let Some(recall) = self.recall.clone() else {
