@@ -145,6 +145,31 @@ fn rx_refuses_what_regex_cannot_do() {
 }
 
 #[test]
+fn whole_value_rx_answers_as_the_regex_does() {
+    // `^.*$` takes a shortcut (with DOTALL it matches every value whole);
+    // a pattern the shortcut does not know (`^(?:.*)$`) runs the regex.
+    let (fast, slow) = (op("rx", "^.*$"), op("rx", "^(?:.*)$"));
+    let values: [&[u8]; 9] = [
+        b"",
+        b"host",
+        b"x-forwarded-for",
+        b"a b\tc",
+        b"two\nlines",
+        b"end\n",
+        b"cr\r",
+        "caf\u{e9}".as_bytes(),
+        b"\xff\xfe",
+    ];
+    for v in values {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let hit = fast.matches(v, Some(&mut a));
+        assert_eq!(hit, slow.matches(v, Some(&mut b)), "{v:?}");
+        assert_eq!(a, b, "{v:?}");
+        assert_eq!(hit, fast.matches(v, None), "{v:?}");
+    }
+}
+
+#[test]
 fn rx_captures_fill_tx() {
     let rx = op("rx", r"(\w+)=(\d+)?(x)?");
     let mut caps = vec![b"stale".to_vec()];

@@ -19,6 +19,9 @@ pub struct Rx {
     pattern: String,
     /// The argument contains `%{...}`: expanded per evaluation.
     has_macro: bool,
+    /// The pattern is `^.*$` (the CRS's 920450 captures each header name
+    /// with it): with DOTALL, every value is its own match.
+    whole_value: bool,
 }
 
 impl Rx {
@@ -29,6 +32,7 @@ impl Rx {
             regex,
             pattern,
             has_macro,
+            whole_value: argument == "^.*$",
         })
     }
 
@@ -41,6 +45,13 @@ impl Rx {
     }
 
     pub(crate) fn matches(&self, value: &[u8], captures: Option<&mut Vec<Vec<u8>>>) -> bool {
+        if self.whole_value {
+            if let Some(out) = captures {
+                out.clear();
+                out.push(value.to_vec());
+            }
+            return true;
+        }
         run(&self.regex, value, captures)
     }
 
