@@ -420,3 +420,35 @@ fn names_made_by_macros_and_read_back_by_key_regex() {
     );
     assert_eq!(status(&run(&e, &get("/"))), Some(403));
 }
+
+#[test]
+fn credentials_are_not_remembered() {
+    // A value seen again is remembered by its content; an Authorization
+    // header's never is, whichever rule reads it.
+    let listed = "SecRule REQUEST_HEADERS \"@rx evil\" \"id:1,phase:1,deny\"\n";
+    // With TX in its list, a link reads its values one by one; the value
+    // it meets first must not be kept by the listed rule after it.
+    let mixed = "SecRule REQUEST_HEADERS|TX:x \"@contains evil\" \"id:2,phase:1,deny\"\n\
+                 SecRule REQUEST_HEADERS \"@rx evil\" \"id:1,phase:1,deny\"\n";
+    let kept = |rules: &str, header: &'static str| {
+        let e = engine(rules);
+        let mut r = get("/");
+        r.headers
+            .push((header, "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"));
+        for _ in 0..3 {
+            assert_eq!(status(&run(&e, &r)), None);
+        }
+        r.headers.push(("X-Note", "evil"));
+        assert_eq!(status(&run(&e, &r)), Some(403));
+        e.recalled_values()
+    };
+    for rules in [listed, mixed] {
+        let (token, authorization, proxy) = (
+            kept(rules, "X-Token"),
+            kept(rules, "Authorization"),
+            kept(rules, "proxy-authorization"),
+        );
+        assert!(token > 0, "{rules}");
+        assert_eq!((authorization + 1, proxy + 1), (token, token), "{rules}");
+    }
+}

@@ -316,6 +316,9 @@ impl Transaction {
         }
         let mut op = LinkTest::new(self, link);
         let mut each = |value: Value<'_>| {
+            if value.stable && value.is_credential() {
+                memo.id_kept(&value.value, false);
+            }
             let mut test = |candidate: &[u8]| op.test(candidate);
             let hit = if link.multi_match {
                 // The value as it is skips the operator when it lacks the

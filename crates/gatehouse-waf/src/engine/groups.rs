@@ -93,7 +93,7 @@ impl Transaction {
                 stable = false;
                 return;
             }
-            let id = memo.id(&value.value) as u32;
+            let id = memo.id_kept(&value.value, !value.is_credential()) as u32;
             let key = value.key.as_ref().map(|k| memo.id(k) as u32);
             out.push((id, key));
         });

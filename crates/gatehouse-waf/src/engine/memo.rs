@@ -241,6 +241,13 @@ impl Memo {
 
     /// A value's id; it must stay put for the transaction.
     pub(super) fn id(&mut self, value: &[u8]) -> usize {
+        self.id_kept(value, true)
+    }
+
+    /// A value's id; `recall: false` keeps the recall from seeing it
+    /// (credentials), whatever later asks for the same value. The first
+    /// caller decides: every path to a value knows its name.
+    pub(super) fn id_kept(&mut self, value: &[u8], recall: bool) -> usize {
         let at = (value.as_ptr() as usize, value.len());
         let next = index(self.states.len());
         let id = *self.index.entry(at).or_insert(next);
@@ -263,7 +270,7 @@ impl Memo {
             state.excluded = None;
             state.learned = false;
             (state.hash, state.known) = match &self.recall {
-                Some(r) if value.len() <= MAX_LEN => {
+                Some(r) if recall && value.len() <= MAX_LEN => {
                     let hash = r.hash(value);
                     match r.get(hash, value) {
                         (known, true) => (hash, known),

@@ -23,6 +23,16 @@ impl Value<'_> {
     pub fn name(&self) -> String {
         var_name(self.collection, self.key.as_deref())
     }
+
+    /// A credential (`Authorization`, `Proxy-Authorization`): evaluated
+    /// like any value, never kept past the request.
+    pub(super) fn is_credential(&self) -> bool {
+        self.collection == Var::RequestHeaders.name()
+            && self.key.as_deref().is_some_and(|k| {
+                k.eq_ignore_ascii_case(b"authorization")
+                    || k.eq_ignore_ascii_case(b"proxy-authorization")
+            })
+    }
 }
 
 /// `COLLECTION:key` or `COLLECTION`: a matched value's name.
