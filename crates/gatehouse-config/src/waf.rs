@@ -36,6 +36,11 @@ pub struct WafConf {
     pub exclusions: Vec<ExclusionConf>,
     /// Largest body inspected; larger is refused (413) in block mode.
     pub request_body_limit: Option<SizeValue>,
+    /// Whether what the rules made of a value seen before is remembered
+    /// across requests (default `true`; answers are the same either way).
+    /// `false`: nothing a request carries outlives it, at the CPU cost of
+    /// inspecting every value from scratch.
+    pub remember_values: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,7 +240,11 @@ pub fn compile_waf(
     if detect_only {
         set.engine = EngineMode::DetectionOnly;
     }
-    let engine = Arc::new(Engine::new(set, store.clone()));
+    let engine = Engine::new(set, store.clone());
+    let engine = Arc::new(match conf.remember_values {
+        Some(false) => engine.without_recall(),
+        _ => engine,
+    });
     let shared = redis
         .map(|store| SharedCollections {
             store: store.clone(),

@@ -337,3 +337,40 @@ fn plugin_precedence_route_over_service_over_global() {
         errs[0]
     );
 }
+
+#[test]
+fn the_waf_remembers_values_unless_told_not_to() {
+    use gatehouse_waf::request::RequestInput;
+    let yaml = |extra: &str| {
+        format!(
+            "services:\n  - name: api\n    url: http://127.0.0.1:9000\n    routes:\n      - name: all\n        paths: [/]\n        plugins:\n          - name: waf\n            config:\n              rules: 'SecRule REQUEST_HEADERS \"@rx evil\" \"id:1,deny\"'\n{extra}"
+        )
+    };
+    let remembered = |extra: &str| {
+        let plan = ok(&yaml(extra));
+        let engine = plan.routes[0].waf.as_ref().unwrap().engine.clone();
+        let headers: Vec<(&[u8], &[u8])> = vec![(b"User-Agent", b"curl/8.5")];
+        let input = RequestInput {
+            method: "GET",
+            uri: b"/",
+            protocol: "HTTP/1.1",
+            headers: &headers,
+            remote_addr: "127.0.0.1",
+            remote_port: 1,
+            body: None,
+        };
+        for _ in 0..3 {
+            let mut tx = engine.transaction(&input, "t");
+            assert!(tx.request_headers().is_none() && tx.request_body(None).is_none());
+        }
+        engine.recalled_values()
+    };
+    assert!(remembered("") > 0, "remembered by default");
+    assert!(remembered("              remember_values: true\n") > 0);
+    assert_eq!(remembered("              remember_values: false\n"), 0);
+    let errs = errors(&yaml("              remember_values: sometimes\n"));
+    assert!(
+        errs.iter().any(|e| e.contains("remember_values")),
+        "{errs:#?}"
+    );
+}
