@@ -170,12 +170,6 @@ impl KeyRegex {
         self.re.as_str()
     }
 
-    /// The lowercase word an ASCII key must start with to match, when the
-    /// pattern is `^word`.
-    pub fn prefix(&self) -> Option<&[u8]> {
-        self.prefix.as_deref()
-    }
-
     pub fn is_match(&self, key: &[u8]) -> bool {
         if let Some(p) = &self.prefix {
             if key

@@ -240,21 +240,15 @@ impl Transaction {
         let mut first = true;
         for &r in refs.into_iter().flatten() {
             let r = r as usize;
-            if !memo.subs.known(r) {
-                memo.and_bitset(all, None);
-                break;
-            }
             // A variable without values adds none to the list.
-            if memo.subs.get(r).is_empty() {
+            if memo.subs.known(r) && memo.subs.get(r).is_empty() {
                 continue;
             }
-            let set = memo.sub_excluded(r, f);
-            if first {
-                memo.or_bitset(all, set, None);
-                first = false;
-            } else {
-                memo.and_bitset(all, Some(set));
+            let set = memo.subs.known(r).then(|| memo.sub_excluded(r, f));
+            if !memo.intersect_step(all, set, first) {
+                break;
             }
+            first = false;
         }
         *self.group_excluded.get_mut(g)? = Some(all);
         Some(all)

@@ -335,6 +335,26 @@ impl Memo {
         }
     }
 
+    /// One step of intersecting sets into `all`: the first set is copied
+    /// in, later ones narrow it, `None` (a set of nothing) empties it.
+    /// `false` once `all` is empty for good.
+    pub(super) fn intersect_step(&mut self, all: u32, set: Option<u32>, first: bool) -> bool {
+        match set {
+            None => {
+                self.and_bitset(all, None);
+                false
+            }
+            Some(s) if first => {
+                self.or_bitset(all, s, None);
+                true
+            }
+            Some(s) => {
+                self.and_bitset(all, Some(s));
+                true
+            }
+        }
+    }
+
     fn bitset_mut(&mut self, i: u32) -> &mut [u64] {
         let start = i as usize * self.words;
         self.bits

@@ -58,15 +58,6 @@ fn number(n: impl ToString) -> Cow<'static, [u8]> {
     Cow::Owned(n.to_string().into_bytes())
 }
 
-/// Whether `key` may match `^word` (`word` lowercase): it starts with the
-/// word in any ASCII case, or is not ASCII (Unicode case folding).
-fn may_start_with(key: &str, word: &[u8]) -> bool {
-    key.as_bytes()
-        .get(..word.len())
-        .is_some_and(|k| k.eq_ignore_ascii_case(word))
-        || !key.is_ascii()
-}
-
 /// Whether `key` survives the selector and exclusions.
 fn selected(r: &VariableRef, extra: &[&Key], key: &[u8]) -> bool {
     if r.selector.is_none() && r.exclusions.is_empty() && extra.is_empty() {
@@ -382,14 +373,8 @@ impl Transaction {
             return;
         }
         // Selected first: a regex selector picks a few of TX's many keys.
-        // With `/^word/` most fail on their first bytes.
-        let prefix = match &r.selector {
-            Some(Key::Regex(re)) => re.prefix(),
-            _ => None,
-        };
         let mut entries: Vec<(&str, &[u8])> = c
             .iter(self.now)
-            .filter(|(k, _)| prefix.is_none_or(|p| may_start_with(k, p)))
             .filter(|(k, _)| selected(r, extra, k.as_bytes()))
             .collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));

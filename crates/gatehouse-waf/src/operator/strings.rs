@@ -84,9 +84,6 @@ fn contains_word(value: &[u8], word: &[u8]) -> bool {
 /// First occurrence of `needle` in `hay` at or after `from`.
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let hay = hay.get(from..)?;
-    if needle.is_empty() {
-        return Some(from);
-    }
     memchr::memmem::find(hay, needle).map(|i| from + i)
 }
 

@@ -157,13 +157,9 @@ impl Memo {
             return all;
         };
         for (k, &(id, _)) in list.iter().enumerate() {
-            match self.excluded_id(id as usize) {
-                None => {
-                    self.and_bitset(all, None);
-                    break;
-                }
-                Some(e) if k == 0 => self.or_bitset(all, e, None),
-                Some(e) => self.and_bitset(all, Some(e)),
+            let set = self.excluded_id(id as usize);
+            if !self.intersect_step(all, set, k == 0) {
+                break;
             }
         }
         self.subs.put(r, list, true);
