@@ -405,11 +405,11 @@ fn names_made_by_macros_and_read_back_by_key_regex() {
     );
     let tx = run(&e, &get("/"));
     assert_eq!(status(&tx), None, "`other_hn_x` (1) is not selected");
-    assert_eq!(tx.tx("hn_user-agent"), Some(&b"/user-agent/"[..]));
     let mut r = get("/");
     r.headers.push(("X-Evil", "1"));
     let tx = run(&e, &r);
     assert_eq!(status(&tx), Some(403));
+    assert_eq!(tx.tx("hn_user-agent"), Some(&b"/user-agent/"[..]));
     let i = tx.intervention().unwrap();
     assert_eq!(i.msg.as_deref(), Some("restricted /x-evil/"));
     // A key that is not ASCII may still match under Unicode case folding
@@ -419,6 +419,61 @@ fn names_made_by_macros_and_read_back_by_key_regex() {
          SecRule TX:/^key_/ \"@streq x\" \"id:2,phase:1,deny\"\n",
     );
     assert_eq!(status(&run(&e, &get("/"))), Some(403));
+}
+
+#[test]
+fn rules_capturing_into_their_own_tx_names_behave_as_written() {
+    // The 920450 shape is tested value by value when no other rule can see
+    // its TX names but through a key regex; the same rules plus one that
+    // reads all of TX (which rules the shortcut out) are the reference.
+    let rules = "SecAction \"id:1,phase:1,pass,nolog,setvar:'tx.restricted=/proxy/ /x-evil/'\"\n\
+         SecRule REQUEST_HEADERS_NAMES \"@rx ^(.*)$\" \"id:2,phase:1,pass,capture,t:none,t:lowercase,setvar:'tx.hn_%{tx.0}=/%{tx.0}/',msg:'restricted %{MATCHED_VAR}',chain\"\n\
+         SecRule TX:/^HN_/ \"@within %{tx.restricted}\" \"setvar:tx.score=+5\"\n\
+         SecRule TX:0 \"@rx .\" \"id:3,phase:1,pass,log,msg:'last capture %{tx.0} %{tx.1}'\"\n\
+         SecRule TX:/content_types_/ \"@rx .\" \"id:4,phase:2,pass,log,msg:'seen %{MATCHED_VAR_NAME}'\"\n\
+         SecRule TX:SCORE \"@ge 5\" \"id:5,phase:2,deny,status:429\"\n";
+    let reference = format!("{rules}SecRule TX \"@streq never\" \"id:6,phase:5,pass,nolog\"\n");
+    let (fast, slow) = (engine(rules), engine(&reference));
+    let cases: [&[(&str, &str)]; 5] = [
+        &[],
+        &[("X-Evil", "1")],
+        &[("Proxy", "a"), ("Accept", "*/*")],
+        &[("X-Content_Types_A", "b")],
+        &[("X-Evil", "1"), ("X-EVIL", "2")],
+    ];
+    let seen = |tx: &Transaction| {
+        tx.matches()
+            .iter()
+            .map(|m| (m.rule_id, m.msg.clone()))
+            .collect::<Vec<_>>()
+    };
+    for extra in cases {
+        let mut r = get("/");
+        r.headers.extend(extra.iter().copied());
+        let (a, b) = (run(&fast, &r), run(&slow, &r));
+        assert_eq!(seen(&a), seen(&b), "{extra:?}");
+        assert_eq!(status(&a), status(&b), "{extra:?}");
+        assert_eq!(a.tx("score"), b.tx("score"), "{extra:?}");
+    }
+    let benign = run(&fast, &get("/"));
+    assert_eq!(
+        seen(&benign),
+        [(Some(3), Some("last capture user-agent user-agent".into()))],
+        "the last header's captures are left"
+    );
+    assert_eq!(
+        benign.tx("hn_host"),
+        None,
+        "the shortcut ran: nothing wrote it"
+    );
+    assert_eq!(run(&slow, &get("/")).tx("hn_host"), Some(&b"/host/"[..]));
+    let mut r = get("/");
+    r.headers.push(("Proxy", "x"));
+    assert_eq!(status(&run(&fast, &r)), Some(429));
+    // A name another rule's key regex selects is written, for it.
+    let mut r = get("/");
+    r.headers.push(("X-Content_Types_A", "b"));
+    assert!(seen(&run(&fast, &r)).contains(&(Some(4), Some("seen TX:hn_x-content_types_a".into()))));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use actions::{id_ranges, severity, AllowScope, Ctl, Disruptive};
-pub use variables::{compile_variables, parse_target, Key, Var, VariableRef};
+pub use variables::{compile_variables, parse_target, Key, KeyRegex, Var, VariableRef};
 
 /// Everything the engine needs, in evaluation order per phase.
 #[derive(Debug)]

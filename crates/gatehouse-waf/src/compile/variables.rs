@@ -166,6 +166,11 @@ impl KeyRegex {
         })
     }
 
+    /// The word a `^word` pattern opens with, lowercase.
+    pub fn literal_prefix(&self) -> Option<&[u8]> {
+        self.prefix.as_deref()
+    }
+
     pub fn as_str(&self) -> &str {
         self.re.as_str()
     }

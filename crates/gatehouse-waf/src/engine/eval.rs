@@ -199,6 +199,14 @@ impl Transaction {
                 }
             }
         }
+        let shape = engine.capture_chains.get(usize::from(at.0) - 1);
+        if let Some(Some(shape)) = shape.and_then(|p| p.get(at.1)) {
+            self.rule = Some(at);
+            self.matched.clear();
+            if self.capture_chain_refutes(rule, shape) {
+                return false;
+            }
+        }
         self.eval_rule(engine, rule, at, memo)
     }
 
@@ -378,7 +386,7 @@ impl Transaction {
     }
 
     /// TX:0..9 from a capturing match.
-    fn set_captures(&mut self, caps: Vec<Vec<u8>>) {
+    pub(super) fn set_captures(&mut self, caps: Vec<Vec<u8>>) {
         let names = &*CAPTURE_NAMES;
         for name in names.iter().take(self.capture_high).skip(caps.len()) {
             self.tx.remove(name);

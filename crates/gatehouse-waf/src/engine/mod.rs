@@ -4,6 +4,7 @@
 //! scoring by the rules themselves) and reports what matched and whether
 //! the request must be stopped.
 
+mod capture_chain;
 mod collections_ahead;
 mod eval;
 mod groups;
@@ -109,6 +110,9 @@ pub struct Engine {
     prefix: OnceLock<Option<prefix::Prefix>>,
     /// How many TX names the rules may set, to size each transaction's TX.
     tx_names: usize,
+    /// Per phase and rule: for one that captures values into TX names only
+    /// its chain reads, how to test them directly (see `capture_chain`).
+    capture_chains: [Vec<Option<capture_chain::Shape>>; 5],
     /// The literal prefilter of `@rx`/`@pm` links, and each link's slot.
     prefilter: Option<prefilter::Prefilter>,
     /// The tag patterns of `ctl:ruleRemove*ByTag`, compiled once.
@@ -187,6 +191,7 @@ impl Engine {
             group_refs,
             ref_body,
             tx_names,
+            capture_chains: capture_chain::find(&rules),
             prefix: OnceLock::new(),
             skip_targets,
             tag_patterns,
@@ -481,7 +486,10 @@ impl Transaction {
         self.mode
     }
 
-    /// A TX variable, e.g. `blocking_inbound_anomaly_score`.
+    /// A TX variable, e.g. `blocking_inbound_anomaly_score`. (The names a
+    /// rule captures values into for its own chain alone, as 920450's
+    /// `header_name_920450_*`, exist only when it matched: see
+    /// `capture_chain`.)
     pub fn tx(&self, name: &str) -> Option<&[u8]> {
         self.tx.get(name, self.now)
     }
