@@ -19,13 +19,14 @@ use super::Transaction;
 use crate::collection::{expand, Macro};
 use crate::compile::{CompiledRule, Disruptive, Key, KeyRegex, RuleSet, Var};
 use crate::transform::apply_chain;
-use std::borrow::Cow;
 
 /// What testing such a rule's values directly needs.
 #[derive(Debug, Clone)]
 pub(super) struct Shape {
     /// The TX names' common start, lowercase.
     prefix: String,
+    /// The `setvar` value's text around its `%{tx.0}` macros.
+    pieces: Vec<String>,
     /// Other rules' `TX:/regex/` selectors that may select some of those
     /// names (the CRS's 922110 reads `TX:/MULTIPART_HEADERS_CONTENT_TYPES_*/`):
     /// a value whose name one of them selects is evaluated as written, so
@@ -48,8 +49,10 @@ pub(super) fn find(rules: &RuleSet) -> [Vec<Option<Shape>>; 5] {
                         return None;
                     }
                 }
+                let template = rule.links.first()?.setvars.first()?.operand();
                 Some(Shape {
                     prefix: prefix.to_string(),
+                    pieces: pieces(template),
                     foreign,
                 })
             })
@@ -112,6 +115,27 @@ fn reads(name: &str, prefix: &str) -> bool {
     !name.is_char_boundary(n)
         || !name[..n].is_ascii()
         || name[..n].eq_ignore_ascii_case(&prefix[..n])
+}
+
+/// The text around the macros of `template` (all of them `%{tx.0}`).
+fn pieces(template: &str) -> Vec<String> {
+    let mut pieces = vec![String::new()];
+    let mut rest = template;
+    while let Some(start) = rest.find("%{") {
+        // (An unterminated `%{` is text, as `expand` keeps it.)
+        let Some(end) = rest[start..].find('}').map(|e| start + e + 1) else {
+            break;
+        };
+        if let Some(last) = pieces.last_mut() {
+            last.push_str(&rest[..start]);
+        }
+        pieces.push(String::new());
+        rest = &rest[end..];
+    }
+    if let Some(last) = pieces.last_mut() {
+        last.push_str(rest);
+    }
+    pieces
 }
 
 /// `(collection, key)` of every macro in `text`.
@@ -188,18 +212,17 @@ impl Transaction {
         let [first, second] = rule.links.as_slice() else {
             return false;
         };
-        let Some(template) = first.setvars.first().map(|s| s.operand()) else {
-            return false;
-        };
         if self.removed_targets.iter().any(|(s, _)| s.covers(rule)) {
             return false;
         }
-        let mut last: Option<Vec<Vec<u8>>> = None;
+        let mut last: Vec<Vec<u8>> = Vec::new();
+        let mut any = false;
         let mut possible = false;
         {
             let mut test = LinkTest::new(self, second);
             let mut caps = Vec::new();
             let mut name = shape.prefix.clone().into_bytes();
+            let mut text = Vec::new();
             let mut each = |value: super::targets::Value<'_>| {
                 if possible {
                     return;
@@ -221,9 +244,16 @@ impl Transaction {
                         return;
                     }
                 }
-                let text = expand(template, &mut |_| Some(Cow::Borrowed(c.as_slice())));
+                text.clear();
+                for (i, piece) in shape.pieces.iter().enumerate() {
+                    if i > 0 {
+                        text.extend_from_slice(c);
+                    }
+                    text.extend_from_slice(piece.as_bytes());
+                }
                 possible = test.test(&apply_chain(&second.transforms, &text));
-                last = Some(std::mem::take(&mut caps));
+                std::mem::swap(&mut last, &mut caps);
+                any = true;
             };
             for v in &first.variables {
                 self.each_value(v, rule, &mut each);
@@ -232,8 +262,8 @@ impl Transaction {
         if possible {
             return false;
         }
-        if let Some(caps) = last {
-            self.set_captures(caps);
+        if any {
+            self.set_captures(last);
         }
         true
     }
