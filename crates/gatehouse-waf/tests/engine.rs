@@ -395,6 +395,29 @@ fn rules_decided_by_settled_tx_behave_as_if_evaluated() {
 }
 
 #[test]
+fn settled_rules_with_tx_actions_add_what_the_request_scored() {
+    // The CRS's score sums: gates that match on every request, whose
+    // actions read what this request scored.
+    let rules = "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.level=1,setvar:tx.part=0\"\n\
+         SecRule ARGS \"@contains evil\" \"id:2,phase:1,pass,nolog,setvar:tx.part=+5\"\n\
+         SecRule TX:level \"@ge 1\" \"id:3,phase:2,pass,nolog,setvar:tx.sum=+%{tx.part},setvar:tx.seen=%{TX.Part}\"\n\
+         SecRule TX:level \"@ge 1\" \"id:4,phase:2,pass,nolog,chain\"\n\
+             SecRule TX:level \"@eq 1\" \"setvar:tx.sum=+1\"\n\
+         SecRule TX:sum \"@ge 6\" \"id:5,phase:2,deny,status:418\"\n";
+    let e = engine(rules);
+    for _ in 0..2 {
+        let tx = run(&e, &get("/?q=evil"));
+        assert_eq!(tx.tx("sum"), Some(&b"6"[..]));
+        assert_eq!(tx.tx("seen"), Some(&b"5"[..]));
+        assert_eq!(status(&tx), Some(418));
+        let tx = run(&e, &get("/?q=fine"));
+        assert_eq!(tx.tx("sum"), Some(&b"1"[..]));
+        assert_eq!(tx.tx("seen"), Some(&b"0"[..]));
+        assert_eq!(status(&tx), None);
+    }
+}
+
+#[test]
 fn names_made_by_macros_and_read_back_by_key_regex() {
     // The CRS's 920450 shape: each header name becomes a TX entry whose
     // name a macro makes, then a key regex reads them all back.

@@ -32,6 +32,10 @@ pub struct SetVar {
     /// The name lowercased, when it has no macros: the key a new entry
     /// shares.
     pub key: Option<Arc<str>>,
+    /// When the operand is one `%{tx.name}` and nothing else (the CRS's
+    /// `=+%{tx.critical_anomaly_score}`): that name, lowercase, so the
+    /// value is read without expanding a template.
+    pub operand_tx: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,12 +84,15 @@ impl SetVar {
                 _ => SetVarOp::Set(v.to_string()),
             },
         };
-        Ok(SetVar {
+        let mut setvar = SetVar {
             collection,
             key: (!super::has_macros(name)).then(|| Arc::from(name.to_ascii_lowercase())),
             name: name.to_string(),
             op,
-        })
+            operand_tx: None,
+        };
+        setvar.operand_tx = tx_macro(setvar.operand());
+        Ok(setvar)
     }
 
     /// Applies the operation with the name and operand already expanded.
@@ -126,6 +133,17 @@ impl SetVar {
     }
 }
 
+/// The lowercase name of a text that is exactly one `%{tx.name}` macro.
+fn tx_macro(text: &str) -> Option<String> {
+    let inner = text.strip_prefix("%{")?.strip_suffix('}')?;
+    let (collection, name) = inner.split_once('.')?;
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    (collection.eq_ignore_ascii_case("tx") && plain).then(|| name.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +155,18 @@ mod tests {
         assert_eq!(s.collection, "tx");
         assert_eq!(s.name, "anomaly_score_pl1");
         assert_eq!(s.op, SetVarOp::Add("%{tx.critical_anomaly_score}".into()));
+        assert_eq!(s.operand_tx.as_deref(), Some("critical_anomaly_score"));
+        for (text, tx) in [
+            ("tx.a=%{TX.Score}", Some("score")),
+            ("tx.a=%{tx.score}x", None),
+            ("tx.a=%{ip.score}", None),
+            ("tx.a=%{tx.a b}", None),
+            ("tx.a=%{tx.}", None),
+            ("tx.a=5", None),
+        ] {
+            let s = SetVar::parse(text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(s.operand_tx.as_deref(), tx, "{text}");
+        }
         assert_eq!(
             SetVar::parse("!TX.flag").map(|s| s.op),
             Ok(SetVarOp::Delete)

@@ -179,6 +179,10 @@ impl Transaction {
             match hot.settled {
                 Some(Settled::Never) if tx_kept() => return false,
                 Some(Settled::Always) if tx_kept() => return true,
+                Some(Settled::Acts) if tx_kept() => {
+                    self.act(rule, at);
+                    return true;
+                }
                 _ => {}
             }
             if hot.pair != Hot::NONE {
@@ -208,6 +212,19 @@ impl Transaction {
             }
         }
         self.eval_rule(engine, rule, at, memo)
+    }
+
+    /// What a match of a `Settled::Acts` rule does: each link's actions,
+    /// once (each link has one value), and the rule's severity.
+    fn act(&mut self, rule: &CompiledRule, at: (u8, usize)) {
+        self.rule = Some(at);
+        self.matched.clear();
+        for link in &rule.links {
+            self.run_actions(link);
+        }
+        if let Some(s) = rule.severity {
+            self.highest_severity = self.highest_severity.min(s);
+        }
     }
 
     /// Evaluates a rule and its chain; on a full match runs the actions of
@@ -425,10 +442,24 @@ impl Transaction {
                 Cow::Owned(name)
             }
         };
-        let operand: Cow<'_, [u8]> = if crate::collection::has_macros(s.operand()) {
-            Cow::Owned(self.expand(s.operand()).into_owned())
-        } else {
-            Cow::Borrowed(s.operand().as_bytes())
+        // A lone `%{tx.x}` is read straight from TX, onto the stack when
+        // short (scores are).
+        let mut short = [0u8; 32];
+        let operand: Cow<'_, [u8]> = match &s.operand_tx {
+            Some(key) => {
+                let v = self.tx.get_lowercase(key, self.now).unwrap_or_default();
+                match short.get_mut(..v.len()) {
+                    Some(buf) => {
+                        buf.copy_from_slice(v);
+                        Cow::Borrowed(&*buf)
+                    }
+                    None => Cow::Owned(v.to_vec()),
+                }
+            }
+            None if crate::collection::has_macros(s.operand()) => {
+                Cow::Owned(self.expand(s.operand()).into_owned())
+            }
+            None => Cow::Borrowed(s.operand().as_bytes()),
         };
         let now = self.now;
         if s.collection == "tx" {

@@ -7,7 +7,7 @@ use super::eval::CAPTURE_NAMES;
 use super::memo::Memo;
 use super::prefix::passes;
 use super::Transaction;
-use crate::collection::has_macros;
+use crate::collection::{expand, has_macros, Macro};
 use crate::compile::{CompiledRule, Key, Link, Var};
 use std::collections::HashSet;
 
@@ -19,6 +19,10 @@ pub(super) enum Settled {
     /// Every link matches and it has no actions: only its flow (`skip`,
     /// `skipAfter`) remains.
     Always,
+    /// Every link matches, one value each, and its actions read TX alone
+    /// (the CRS's score sums, `setvar:tx.blocking_inbound_anomaly_score=+%{tx.inbound_anomaly_score_pl1}`):
+    /// they run without the links being evaluated.
+    Acts,
 }
 
 /// TX names rules may write per request: exact names, and for names a
@@ -88,6 +92,28 @@ fn reads_settled_tx(l: &Link, written: &Written) -> bool {
         })
 }
 
+/// Whether the link's actions expand no macro but named TX entries (none
+/// of the values it matched, which are not collected for a settled rule).
+fn tx_macros_only(l: &Link) -> bool {
+    let tx_only = |text: &str| {
+        let mut ok = true;
+        expand(text, &mut |m: &Macro<'_>| {
+            ok &= m.collection == "TX"
+                && m.key
+                    .is_some_and(|k| !k.bytes().all(|b| b.is_ascii_digit()));
+            None
+        });
+        ok
+    };
+    l.setvars
+        .iter()
+        .all(|s| tx_only(&s.name) && tx_only(s.operand()))
+        && l.expirevars
+            .iter()
+            .all(|(t, secs)| tx_only(t) && tx_only(secs))
+        && l.initcols.iter().all(|(_, key)| tx_only(key))
+}
+
 fn no_actions(l: &Link) -> bool {
     !l.capture
         && l.setvars.is_empty()
@@ -148,7 +174,21 @@ impl Transaction {
                 .links
                 .iter()
                 .all(|l| no_actions(l) && reads_settled_tx(l, written));
-        (flow_only && rule.links.iter().all(|l| self.link_matches(rule, l, memo)))
-            .then_some(Settled::Always)
+        let acts_only = !rule.log
+            && rule.links.iter().all(|l| {
+                l.variables.len() == 1
+                    && !l.capture
+                    && reads_settled_tx(l, written)
+                    && tx_macros_only(l)
+            });
+        if !(flow_only || acts_only) || !rule.links.iter().all(|l| self.link_matches(rule, l, memo))
+        {
+            return None;
+        }
+        Some(if flow_only {
+            Settled::Always
+        } else {
+            Settled::Acts
+        })
     }
 }
