@@ -179,9 +179,19 @@ fn ctl_removes_rules_and_targets_and_changes_the_engine() {
         "SecRule REQUEST_FILENAME \"@beginsWith /upload\" \"id:1,phase:1,pass,nolog,ctl:ruleRemoveById=10,ctl:ruleRemoveTargetById=11;ARGS:note\"\n\
          SecRule REQUEST_FILENAME \"@beginsWith /report\" \"id:2,phase:1,pass,nolog,ctl:ruleEngine=DetectionOnly\"\n\
          SecRule REQUEST_FILENAME \"@beginsWith /tagged\" \"id:3,phase:1,pass,nolog,ctl:ruleRemoveByTag=attack-.*\"\n\
+         SecRule REQUEST_FILENAME \"@beginsWith /quiet\" \"id:4,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=^other$;ARGS:note\"\n\
          SecRule ARGS \"@contains bad\" \"id:10,phase:2,deny,status:410\"\n\
-         SecRule ARGS \"@contains evil\" \"id:11,phase:2,deny,status:411,tag:attack-x\"\n",
+         SecRule ARGS \"@contains evil\" \"id:11,phase:2,deny,status:411,tag:attack-x\"\n\
+         SecRule ARGS \"@contains vile\" \"id:12,phase:2,deny,status:412,tag:x,tag:other\"\n",
     );
+    assert_eq!(status(&run(&e, &get("/quiet?note=vile"))), None, "by tag");
+    assert_eq!(status(&run(&e, &get("/quiet?a=vile"))), Some(412));
+    assert_eq!(
+        status(&run(&e, &get("/quiet?note=evil"))),
+        Some(411),
+        "^other$ only"
+    );
+    assert_eq!(status(&run(&e, &get("/x?note=vile"))), Some(412));
     assert_eq!(status(&run(&e, &get("/x?a=bad"))), Some(410));
     assert_eq!(status(&run(&e, &get("/upload?a=bad"))), None);
     assert_eq!(status(&run(&e, &get("/upload?note=evil"))), None);

@@ -74,6 +74,10 @@ pub struct CompiledRule {
     pub skip_after: Option<String>,
     pub log: bool,
     pub auditlog: bool,
+    /// Bit `i`: the engine's `i`-th `ctl:...ByTag` pattern matches one of
+    /// `tags` (set by the engine, so a removal by tag costs no regex per
+    /// rule visit).
+    pub tag_scopes: u64,
 }
 
 /// One link of a chain with its own non-disruptive actions.
@@ -262,6 +266,7 @@ fn compile_rule(
         skip_after: None,
         log: true,
         auditlog: true,
+        tag_scopes: 0,
     };
     for (is_default, a) in defaults
         .iter()

@@ -2,14 +2,15 @@
 //! target lists, `ctl` tag patterns, the collections opened for every
 //! request.
 
+use super::TagScope;
 use crate::compile::{CompiledRule, RuleSet, Var, VariableRef};
 use regex::Regex;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub(super) fn tag_patterns(rules: &RuleSet) -> HashMap<String, Arc<Regex>> {
+pub(super) fn tag_patterns(rules: &mut RuleSet) -> HashMap<String, TagScope> {
     use crate::compile::Ctl;
-    let mut out = HashMap::new();
+    let mut out: HashMap<String, TagScope> = HashMap::new();
     for ctl in rules
         .phases
         .iter()
@@ -18,10 +19,27 @@ pub(super) fn tag_patterns(rules: &RuleSet) -> HashMap<String, Arc<Regex>> {
         .flat_map(|l| &l.ctls)
     {
         if let Ctl::RuleRemoveByTag(t) | Ctl::RuleRemoveTargetByTag(t, _) = ctl {
+            if out.contains_key(t) {
+                continue;
+            }
             if let Ok(re) = Regex::new(t) {
-                out.insert(t.clone(), Arc::new(re));
+                let bit = u32::try_from(out.len()).ok().filter(|b| *b < u64::BITS);
+                out.insert(
+                    t.clone(),
+                    TagScope {
+                        bit,
+                        re: Arc::new(re),
+                    },
+                );
             }
         }
+    }
+    for rule in rules.phases.iter_mut().flatten() {
+        rule.tag_scopes = out
+            .values()
+            .filter(|s| rule.tags.iter().any(|t| s.re.is_match(t)))
+            .filter_map(|s| s.bit)
+            .fold(0, |mask, b| mask | 1 << b);
     }
     out
 }

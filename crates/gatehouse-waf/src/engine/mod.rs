@@ -116,8 +116,7 @@ pub struct Engine {
     /// The literal prefilter of `@rx`/`@pm` links, and each link's slot.
     prefilter: Option<prefilter::Prefilter>,
     /// The tag patterns of `ctl:ruleRemove*ByTag`, compiled once.
-    /// (Shared: a cloned `Regex` would start a fresh cache pool.)
-    tag_patterns: HashMap<String, Arc<Regex>>,
+    tag_patterns: HashMap<String, TagScope>,
     /// Per chain id: the prefilter slots of the links with that chain.
     chain_slots: Vec<Vec<u64>>,
     /// What earlier requests taught about values (see `recall`).
@@ -127,7 +126,7 @@ pub struct Engine {
 impl Engine {
     /// Reads the body settings (`SecRequestBodyAccess`, limits) from the
     /// rule set; bodies are inspected unless the rules turn that off.
-    pub fn new(rules: RuleSet, store: Arc<dyn PersistentStore>) -> Engine {
+    pub fn new(mut rules: RuleSet, store: Arc<dyn PersistentStore>) -> Engine {
         let mut limits = Limits::default();
         let mut body_access = true;
         for (name, args) in &rules.settings {
@@ -181,7 +180,7 @@ impl Engine {
             .min(1024);
         let (prefilter, slots) = prefilter::build(&rules, &chains, &groups);
         let chain_slots = layout::chain_slots(&chains, &slots, chain_triggers.len(), &prefilter);
-        let tag_patterns = tag_patterns(&rules);
+        let tag_patterns = tag_patterns(&mut rules);
         let table = LinkTable::new(&chains, &slots, &groups, &keeps);
         Engine {
             chain_triggers,
@@ -312,7 +311,16 @@ impl Drop for Transaction {
 #[derive(Debug, Clone)]
 pub(crate) enum Scope {
     Ids(Vec<IdRange>),
-    Tag(Arc<Regex>),
+    Tag(TagScope),
+}
+
+/// A `ctl:...ByTag` pattern, compiled once. (Shared: a cloned `Regex`
+/// would start a fresh cache pool.)
+#[derive(Debug, Clone)]
+pub(crate) struct TagScope {
+    /// Its bit in each rule's `tag_scopes` (the first 64 patterns).
+    bit: Option<u32>,
+    re: Arc<Regex>,
 }
 
 impl Scope {
@@ -321,7 +329,8 @@ impl Scope {
             Scope::Ids(ranges) => rule
                 .id
                 .is_some_and(|id| ranges.iter().any(|r| r.contains(id))),
-            Scope::Tag(re) => rule.tags.iter().any(|t| re.is_match(t)),
+            Scope::Tag(TagScope { bit: Some(b), .. }) => rule.tag_scopes >> b & 1 == 1,
+            Scope::Tag(TagScope { re, .. }) => rule.tags.iter().any(|t| re.is_match(t)),
         }
     }
 }
