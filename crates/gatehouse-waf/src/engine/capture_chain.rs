@@ -15,8 +15,8 @@
 //! value the chain could match sends the rule through full evaluation.
 
 use super::eval::LinkTest;
+use super::prefix::{macros_all, names_tx_entry};
 use super::Transaction;
-use crate::collection::{expand, Macro};
 use crate::compile::{CompiledRule, Disruptive, Key, KeyRegex, RuleSet, Var};
 use crate::transform::apply_chain;
 
@@ -91,7 +91,7 @@ fn own_prefix(rule: &CompiledRule) -> Option<&str> {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
         .filter(|p| !p.starts_with(|c: char| c.is_ascii_digit()))?;
-    let only_tx0 = |text: &str| macros(text).all(|(c, k)| c == "TX" && k.as_deref() == Some("0"));
+    let only_tx0 = |text: &str| macros_all(text, |m| m.collection == "TX" && m.key == Some("0"));
     if setvar.collection != "tx" || !only_tx0(setvar.operand()) {
         return None;
     }
@@ -103,8 +103,8 @@ fn own_prefix(rule: &CompiledRule) -> Option<&str> {
         && read.exclusions.is_empty()
         && matches!(&read.selector, Some(Key::Regex(r)) if r.literal_prefix() == Some(prefix.as_bytes()));
     // The chain's argument must not read what changes per value.
-    let steady = macros(&second.argument).all(|(c, k)| {
-        c == "TX" && k.is_some_and(|k| !k.bytes().all(|b| b.is_ascii_digit()) && !reads(&k, prefix))
+    let steady = macros_all(&second.argument, |m| {
+        names_tx_entry(m) && m.key.is_some_and(|k| !reads(k, prefix))
     });
     (reads_own && steady).then_some(prefix)
 }
@@ -138,22 +138,14 @@ fn pieces(template: &str) -> Vec<String> {
     pieces
 }
 
-/// `(collection, key)` of every macro in `text`.
-fn macros(text: &str) -> impl Iterator<Item = (String, Option<String>)> {
-    let mut found = Vec::new();
-    expand(text, &mut |m: &Macro<'_>| {
-        found.push((m.collection.to_string(), m.key.map(str::to_owned)));
-        None
-    });
-    found.into_iter()
-}
-
 /// Whether `rule` may read or write a TX name starting with `prefix`
 /// otherwise than through a `/regex/` selector; those it has that may
 /// select such a name are added to `foreign`.
 fn touches(rule: &CompiledRule, prefix: &str, foreign: &mut Vec<KeyRegex>) -> bool {
     let macro_reads = |text: &str| {
-        macros(text).any(|(c, k)| c == "TX" && k.as_deref().is_none_or(|k| reads(k, prefix)))
+        !macros_all(text, |m| {
+            m.collection != "TX" || m.key.is_some_and(|k| !reads(k, prefix))
+        })
     };
     let redirect = match &rule.disruptive {
         Disruptive::Redirect(url) => Some(url.as_str()),

@@ -49,28 +49,42 @@ impl Prefix {
     }
 }
 
-/// Whether every macro of `text` names a collection `ok` accepts.
-fn macros_all(text: &str, ok: fn(&str) -> bool) -> bool {
+/// Whether every macro of `text` satisfies `ok`.
+pub(super) fn macros_all(text: &str, mut ok: impl FnMut(&Macro<'_>) -> bool) -> bool {
     let mut all = true;
     crate::collection::expand(text, &mut |m: &Macro<'_>| {
-        all &= ok(m.collection.as_ref());
+        all &= ok(m);
         None
     });
     all
 }
 
+/// Whether a macro names a TX entry other than a capture (`TX:0`..`9`
+/// change with every capturing match).
+pub(super) fn names_tx_entry(m: &Macro<'_>) -> bool {
+    m.collection == "TX"
+        && m.key
+            .is_some_and(|k| !k.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Whether a macro text refers only to TX, the rule's own matches or the
 /// rule itself.
 fn request_free(text: &str) -> bool {
-    macros_all(text, |c| {
-        matches!(c, "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME" | "RULE")
+    macros_all(text, |m| {
+        matches!(
+            m.collection.as_ref(),
+            "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME" | "RULE"
+        )
     })
 }
 
 /// Whether a macro text reads nothing TX holds.
 fn tx_free(text: &str) -> bool {
-    macros_all(text, |c| {
-        !matches!(c, "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME")
+    macros_all(text, |m| {
+        !matches!(
+            m.collection.as_ref(),
+            "TX" | "MATCHED_VAR" | "MATCHED_VAR_NAME"
+        )
     })
 }
 

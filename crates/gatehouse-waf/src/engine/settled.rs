@@ -5,9 +5,9 @@
 
 use super::eval::CAPTURE_NAMES;
 use super::memo::Memo;
-use super::prefix::passes;
+use super::prefix::{macros_all, names_tx_entry, passes};
 use super::Transaction;
-use crate::collection::{expand, has_macros, Macro};
+use crate::collection::has_macros;
 use crate::compile::{CompiledRule, Key, Link, Var};
 use std::collections::HashSet;
 
@@ -95,16 +95,7 @@ fn reads_settled_tx(l: &Link, written: &Written) -> bool {
 /// Whether the link's actions expand no macro but named TX entries (none
 /// of the values it matched, which are not collected for a settled rule).
 fn tx_macros_only(l: &Link) -> bool {
-    let tx_only = |text: &str| {
-        let mut ok = true;
-        expand(text, &mut |m: &Macro<'_>| {
-            ok &= m.collection == "TX"
-                && m.key
-                    .is_some_and(|k| !k.bytes().all(|b| b.is_ascii_digit()));
-            None
-        });
-        ok
-    };
+    let tx_only = |text: &str| macros_all(text, names_tx_entry);
     l.setvars
         .iter()
         .all(|s| tx_only(&s.name) && tx_only(s.operand()))
