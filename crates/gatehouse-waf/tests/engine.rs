@@ -540,3 +540,75 @@ fn credentials_are_not_remembered() {
         assert_eq!((authorization + 1, proxy + 1), (token, token), "{rules}");
     }
 }
+
+/// A `multiMatch` rule matches a value through a form on the way however
+/// often the value comes back: values recalled from earlier requests rule
+/// such a rule out only by its own remembered misses, never because the
+/// last form lacks its literal (rule 2 shares its transformations and
+/// reads the same values, so their last forms' bits are worked out).
+/// Header values, which stay where they are, are the ones remembered.
+#[test]
+fn multi_match_keeps_matching_recalled_values() {
+    let e = engine(
+        "SecRule REQUEST_HEADERS \"@rx a b\" \"id:1,phase:1,pass,log,t:none,t:removeWhitespace,multiMatch\"\n\
+         SecRule REQUEST_HEADERS \"@rx zzz\" \"id:2,phase:1,deny,t:none,t:removeWhitespace\"\n\
+         SecRule REQUEST_HEADERS \"@detectSQLi\" \"id:3,phase:1,deny,status:406,t:none,t:urlDecodeUni,multiMatch\"\n",
+    );
+    let with = |headers: &[(&'static str, &'static str)]| {
+        let mut r = get("/");
+        r.headers.extend_from_slice(headers);
+        let tx = run(&e, &r);
+        (ids(&tx), status(&tx))
+    };
+    for round in 0..4 {
+        // "x y" matches neither rule 1 nor 3: from its second sighting on
+        // it is remembered with both misses.
+        assert_eq!(with(&[("X-B", "x y")]), (vec![], None), "round {round}");
+        assert_eq!(with(&[("X-A", "a b")]), (vec![1], None), "round {round}");
+        assert_eq!(
+            with(&[("X-B", "x y"), ("X-A", "a b")]),
+            (vec![1], None),
+            "round {round}"
+        );
+        assert_eq!(
+            with(&[("X-C", "1%27%20OR%20%271%27=%271")]),
+            (vec![3], Some(406)),
+            "round {round}"
+        );
+    }
+    assert!(e.recalled_values() > 0);
+}
+
+/// A body too long to be remembered is scanned for the literals of the
+/// links that read REQUEST_BODY only: those links still see every literal
+/// it holds, and links over its arguments still see theirs (their values
+/// are scanned in full), short bodies or long, repeated or not.
+#[test]
+fn long_bodies_are_scanned_for_their_own_links() {
+    let e = engine(
+        "SecRule REQUEST_BODY \"@rx java\\.lang\\.runtime\" \"id:1,phase:2,deny,status:403,t:lowercase\"\n\
+         SecRule ARGS|REQUEST_BODY \"@rx evil_word\" \"id:2,phase:2,deny,status:409\"\n\
+         SecRule ARGS \"@pm args_only_word\" \"id:3,phase:2,deny,status:410\"\n",
+    );
+    let post = |body: &str| {
+        let mut r = get("/");
+        r.method = "POST";
+        r.headers
+            .push(("Content-Type", "application/x-www-form-urlencoded"));
+        r.body = Some(body);
+        let tx = run(&e, &r);
+        (ids(&tx), status(&tx))
+    };
+    for pad in [10, 3000] {
+        let filler = format!("pad={}", "x".repeat(pad));
+        for _ in 0..3 {
+            let body = format!("{filler}&a=java.lang.Runtime");
+            assert_eq!(post(&body), (vec![1], Some(403)), "pad {pad}");
+            let body = format!("{filler}&a=1&b=evil_word");
+            assert_eq!(post(&body), (vec![2], Some(409)), "pad {pad}");
+            let body = format!("{filler}&c=args_only_word");
+            assert_eq!(post(&body), (vec![3], Some(410)), "pad {pad}");
+            assert_eq!(post(&format!("{filler}&c=ok")), (vec![], None), "pad {pad}");
+        }
+    }
+}

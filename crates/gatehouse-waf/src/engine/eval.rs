@@ -186,7 +186,7 @@ impl Transaction {
                 _ => {}
             }
             if hot.pair != Hot::NONE {
-                if let Some(Some(b)) = self.unions.get(hot.pair as usize) {
+                if let (true, Some(Some(b))) = (hot.union, self.unions.get(hot.pair as usize)) {
                     if !prefilter::has(memo.bitset(*b), hot.slot) {
                         return false;
                     }

@@ -7,7 +7,7 @@ use super::eval::LinkTest;
 use super::memo::{GroupValue, Memo};
 use super::prefilter::{self, Prefilter};
 use super::{Engine, Transaction};
-use crate::compile::{CompiledRule, Key, Link, VariableRef};
+use crate::compile::{CompiledRule, Key, Link, Var, VariableRef};
 
 /// A target list as one link sees it: its values, the keys `ctl` removed
 /// for the rule (per variable), each value's bits for the link's chain.
@@ -93,7 +93,10 @@ impl Transaction {
                 stable = false;
                 return;
             }
-            let id = memo.id_kept(&value.value, !value.is_credential()) as u32;
+            let id = match v.var {
+                Var::RequestBody => memo.body_id(&value.value),
+                _ => memo.id_kept(&value.value, !value.is_credential()),
+            } as u32;
             let key = value.key.as_ref().map(|k| memo.id(k) as u32);
             out.push((id, key));
         });
@@ -122,9 +125,8 @@ impl Transaction {
         let mut pair_bits = None;
         let always = filter.is_some_and(|(f, slot)| f.is_always(slot));
         let remembers = memo.remembers();
-        if let (Some((f, slot)), false, true) =
-            (filter, link.negated || link.multi_match, remembers)
-        {
+        // (For `multiMatch` too: its slot is excluded only by a miss.)
+        if let (Some((f, slot)), false, true) = (filter, link.negated, remembers) {
             if let Some(e) = self.excluded_of(g, true, f, memo) {
                 if prefilter::has(memo.bitset(e), slot) {
                     return None;
@@ -356,7 +358,7 @@ impl Transaction {
                 bytes.extend_from_slice(memo.bytes(v.id));
                 let hit = super::eval::multi_match(&link.transforms, &bytes, as_is, &mut test);
                 if let (Some(k), None) = (key, known) {
-                    memo.remember(v.id, k, hit.is_some(), None);
+                    memo.remember(v.id, k, hit.is_some(), refute);
                 }
                 hit
             } else {

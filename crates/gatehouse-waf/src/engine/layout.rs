@@ -334,8 +334,11 @@ pub(super) fn keeps_matches(rule: &CompiledRule) -> bool {
 }
 
 /// Per chain id, the prefilter slots of the links that use it: what a
-/// value's bits through that chain can rule out.
+/// value's bits through that chain can rule out. Not `multiMatch` links:
+/// they test every form on the way, and the last form lacking a literal
+/// says nothing of the others; only a remembered miss rules them out.
 pub(super) fn chain_slots(
+    rules: &RuleSet,
     chains: &PerLink<u32>,
     slots: &crate::engine::prefilter::LinkSlots,
     n: usize,
@@ -348,6 +351,15 @@ pub(super) fn chain_slots(
     for (p, phase) in chains.iter().enumerate() {
         for (r, rule) in phase.iter().enumerate() {
             for (l, chain) in rule.iter().enumerate() {
+                let multi = rules
+                    .phases
+                    .get(p)
+                    .and_then(|rs| rs.get(r))
+                    .and_then(|rule| rule.links.get(l))
+                    .is_none_or(|link| link.multi_match);
+                if multi {
+                    continue;
+                }
                 let slot = slots[p].get(r).and_then(|s| s.get(l)).copied().flatten();
                 let word = out
                     .get_mut(*chain as usize)

@@ -15,10 +15,11 @@ use std::sync::Arc;
 
 mod learnt;
 /// Values are request data that stays where it is for the transaction
-/// (see `Value::stable`), so they are known by address and length.
+/// (see `Value::stable`), so they are known by address and length, and
+/// whether they are REQUEST_BODY's (see `ValueState::body`).
 #[derive(Default)]
 pub(super) struct Memo {
-    index: HashMap<(usize, usize), u32, BuildHasherDefault<KeyHasher>>,
+    index: HashMap<(usize, usize, bool), u32, BuildHasherDefault<KeyHasher>>,
     states: Vec<ValueState>,
     /// Cleared states whose lists keep their room for the next values.
     spare_states: Vec<ValueState>,
@@ -34,7 +35,8 @@ pub(super) struct Memo {
     /// Content hash to a scanned content (span of `bytes`) and its bit set:
     /// equal contents (REQUEST_URI and its raw form, a form two chains
     /// make) are scanned once.
-    scanned: HashMap<u64, (Span, u32), BuildHasherDefault<KeyHasher>>,
+    /// (Keyed by whether the scan was REQUEST_BODY's too.)
+    scanned: HashMap<(u64, bool), (Span, u32), BuildHasherDefault<KeyHasher>>,
     /// Per target group (see `Engine::table`): its values, once per phase.
     pub groups: Lists<GroupValue>,
     /// Per (group, chain) pair: each value's prefilter bits (index in
@@ -79,6 +81,11 @@ struct ValueState {
     /// worth remembering; a target list whose every value excludes a
     /// rule's first link skips the rule before it is evaluated.
     excluded: Option<u32>,
+    /// Known as REQUEST_BODY's (a long one, see `Memo::body_id`): its
+    /// prefilter bits are those of the links that read REQUEST_BODY only
+    /// (see `Prefilter::add_body_candidates`), so no other link is given
+    /// this id, and it is not remembered.
+    body: bool,
     /// The value's content hash for the recall (0: not remembered), what
     /// earlier requests knew of it, and whether this one learnt more.
     hash: u64,
@@ -248,7 +255,22 @@ impl Memo {
     /// (credentials), whatever later asks for the same value. The first
     /// caller decides: every path to a value knows its name.
     pub(super) fn id_kept(&mut self, value: &[u8], recall: bool) -> usize {
-        let at = (value.as_ptr() as usize, value.len());
+        self.id_as(value, recall, false)
+    }
+
+    /// The id of REQUEST_BODY's value: apart from any other value's with
+    /// the same bytes when it is too long to be remembered (see
+    /// `ValueState::body`); a short one is scanned in full, remembered
+    /// and recalled like any value.
+    pub(super) fn body_id(&mut self, value: &[u8]) -> usize {
+        match value.len() > MAX_LEN {
+            true => self.id_as(value, false, true),
+            false => self.id_as(value, true, false),
+        }
+    }
+
+    fn id_as(&mut self, value: &[u8], recall: bool, body: bool) -> usize {
+        let at = (value.as_ptr() as usize, value.len(), body);
         let next = index(self.states.len());
         let id = *self.index.entry(at).or_insert(next);
         if id == next {
@@ -261,16 +283,18 @@ impl Memo {
                 steps: Vec::new(),
                 verdicts: Vec::new(),
                 excluded: None,
+                body,
                 hash: 0,
                 known: None,
                 learned: false,
             });
             state.bytes = bytes;
+            state.body = body;
             state.bits = None;
             state.excluded = None;
             state.learned = false;
             (state.hash, state.known) = match &self.recall {
-                Some(r) if recall && value.len() <= MAX_LEN => {
+                Some(r) if recall && !body && value.len() <= MAX_LEN => {
                     let hash = r.hash(value);
                     match r.get(hash, value) {
                         (known, true) => (hash, known),
@@ -386,9 +410,10 @@ impl Memo {
     }
 
     /// The prefilter bits of some bytes of the arena (index of the set).
-    fn scan(&mut self, f: &Prefilter, span: Span) -> u32 {
+    /// `body`: for REQUEST_BODY's links only (see `ValueState::body`).
+    fn scan(&mut self, f: &Prefilter, span: Span, body: bool) -> u32 {
         let content = Span::of(&self.bytes, span);
-        let hash = content_hash(0, content);
+        let hash = (content_hash(0, content), body);
         if let Some((seen, i)) = self.scanned.get(&hash) {
             if Span::of(&self.bytes, *seen) == content {
                 return *i;
@@ -399,7 +424,10 @@ impl Memo {
         self.bits.resize(start + self.words, 0);
         let i = index(start / self.words.max(1));
         if let Some(bits) = self.bits.get_mut(start..) {
-            f.add_candidates(content, bits);
+            match body {
+                true => f.add_body_candidates(content, bits),
+                false => f.add_candidates(content, bits),
+            }
         }
         self.scanned.entry(hash).or_insert((span, i));
         i
@@ -507,10 +535,14 @@ impl Memo {
                 .and_then(|t| self.transformed.get(t as usize).copied());
             let i = match form {
                 Some(span) => {
-                    if let Some(s) = self.states.get_mut(id) {
-                        s.learned = true;
-                    }
-                    self.scan(f, span)
+                    let body = match self.states.get_mut(id) {
+                        Some(s) => {
+                            s.learned = true;
+                            s.body
+                        }
+                        None => false,
+                    };
+                    self.scan(f, span, body)
                 }
                 None => self.raw_bits_id(id, f),
             };
@@ -577,11 +609,11 @@ impl Memo {
         let i = match known {
             Some(bits) => self.push_bits(&bits),
             None => {
-                let span = state.bytes;
+                let (span, body) = (state.bytes, state.body);
                 if let Some(s) = self.states.get_mut(id) {
                     s.learned = true;
                 }
-                self.scan(f, span)
+                self.scan(f, span, body)
             }
         };
         if let Some(s) = self.states.get_mut(id) {

@@ -179,7 +179,8 @@ impl Engine {
             .len()
             .min(1024);
         let (prefilter, slots) = prefilter::build(&rules, &chains, &groups);
-        let chain_slots = layout::chain_slots(&chains, &slots, chain_triggers.len(), &prefilter);
+        let chain_slots =
+            layout::chain_slots(&rules, &chains, &slots, chain_triggers.len(), &prefilter);
         let tag_patterns = tag_patterns(&mut rules);
         let table = LinkTable::new(&chains, &slots, &groups, &keeps);
         Engine {

@@ -5,7 +5,7 @@
 //! are worth running; the others are known not to match. ModSecurity runs
 //! every regex on every value, which is where most of its time goes.
 
-use crate::compile::RuleSet;
+use crate::compile::{RuleSet, Var};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind};
 use std::collections::HashMap;
@@ -205,12 +205,12 @@ fn operator_literals(op: &crate::operator::Operator) -> Option<Vec<Vec<u8>>> {
 /// The literal prefilter of every `@rx`/`@pm` link, whatever its chain.
 pub struct Prefilter {
     /// Literals of two bytes or more.
-    ac: AhoCorasick,
-    /// AC pattern `p`'s slots are `slot_ids[slot_start[p]..slot_start[p + 1]]`:
-    /// a literal serves one or two links, so a match sets those bits
-    /// instead of or-ing a whole set kept apart from the rest.
-    slot_start: Vec<u32>,
-    slot_ids: Vec<u32>,
+    literals: Literals,
+    /// Those of links that read REQUEST_BODY: the body is read by a few
+    /// links only, and scanning its kilobytes for the thousands of words
+    /// every link needs (the CRS's `@pmFromFile` lists) would cost more
+    /// than the rest of its inspection. `None`: every literal is one.
+    body: Option<Literals>,
     /// Single-byte literals (`(`, `<`, `;`) occur in almost every value:
     /// an automaton would report them at every turn, so they are looked up
     /// by byte instead. Lowercase byte to the bits of its slots.
@@ -223,47 +223,47 @@ pub struct Prefilter {
     always: Vec<u64>,
 }
 
-impl Prefilter {
-    /// A bit per slot: set when the value contains a literal of that slot.
-    pub fn candidates(&self, value: &[u8]) -> Vec<u64> {
-        let mut bits = vec![0u64; self.words];
-        self.add_candidates(value, &mut bits);
-        bits
-    }
+/// An automaton over literals of two bytes or more and their slots.
+struct Literals {
+    ac: AhoCorasick,
+    /// AC pattern `p`'s slots are `slot_ids[slot_start[p]..slot_start[p + 1]]`:
+    /// a literal serves one or two links, so a match sets those bits
+    /// instead of or-ing a whole set kept apart from the rest.
+    slot_start: Vec<u32>,
+    slot_ids: Vec<u32>,
+}
 
-    /// How many words a bit set has.
-    pub fn words(&self) -> usize {
-        self.words
-    }
-
-    /// Whether `slot` is a link's without literals (see `always`).
-    pub fn is_always(&self, slot: u32) -> bool {
-        has(&self.always, slot)
-    }
-
-    /// Sets the bits of the slots whose literals `value` contains. Short
-    /// literals (`(`, `=`) occur many times in a value: each literal's
-    /// slots are visited once.
-    pub fn add_candidates(&self, value: &[u8], bits: &mut [u64]) {
-        for (x, y) in bits.iter_mut().zip(&self.always) {
-            *x |= y;
+impl Literals {
+    /// An automaton over `long` (literal id, literal) with each literal's
+    /// slots; `None` when it cannot be built.
+    fn build(long: &[(usize, &[u8])], per_literal: &[Vec<u32>]) -> Option<Literals> {
+        // A contiguous NFA: as fast as a DFA through the gateway (measured:
+        // the DFA's megabytes fall out of cache between requests) and far
+        // smaller.
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(long.iter().map(|(_, l)| l))
+            .ok()?;
+        let mut slot_start = Vec::with_capacity(long.len() + 1);
+        let mut slot_ids = Vec::new();
+        for (id, _) in long {
+            slot_start.push(u32::try_from(slot_ids.len()).unwrap_or(u32::MAX));
+            slot_ids.extend_from_slice(per_literal.get(*id).map_or(&[][..], Vec::as_slice));
         }
-        let mut seen_bytes = [0u64; 4];
-        for &b in value {
-            let b = usize::from(b.to_ascii_lowercase());
-            let (word, bit) = (b / 64, 1u64 << (b % 64));
-            if seen_bytes[word] & bit != 0 {
-                continue;
-            }
-            seen_bytes[word] |= bit;
-            if let Some(Some(slots)) = self.bytes.get(b) {
-                for (x, y) in bits.iter_mut().zip(slots) {
-                    *x |= y;
-                }
-            }
-        }
-        // Each literal's bits once, however often it occurs; on the stack
-        // for up to 8192 literals.
+        slot_start.push(u32::try_from(slot_ids.len()).unwrap_or(u32::MAX));
+        Some(Literals {
+            ac,
+            slot_start,
+            slot_ids,
+        })
+    }
+
+    /// Sets the bits of the slots whose literals `value` contains, each
+    /// literal's slots once however often it occurs.
+    fn add(&self, value: &[u8], bits: &mut [u64]) {
+        // On the stack for up to 8192 literals.
         let words = self.slot_start.len().div_ceil(64);
         let mut stack = [0u64; 128];
         let mut heap = Vec::new();
@@ -299,6 +299,67 @@ impl Prefilter {
     }
 }
 
+impl Prefilter {
+    /// A bit per slot: set when the value contains a literal of that slot.
+    pub fn candidates(&self, value: &[u8]) -> Vec<u64> {
+        let mut bits = vec![0u64; self.words];
+        self.add_candidates(value, &mut bits);
+        bits
+    }
+
+    /// How many words a bit set has.
+    pub fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Whether `slot` is a link's without literals (see `always`).
+    pub fn is_always(&self, slot: u32) -> bool {
+        has(&self.always, slot)
+    }
+
+    /// Sets the bits of the slots whose literals `value` contains. Short
+    /// literals (`(`, `=`) occur many times in a value: each literal's
+    /// slots are visited once.
+    pub fn add_candidates(&self, value: &[u8], bits: &mut [u64]) {
+        self.add_candidates_with(&self.literals, value, bits);
+    }
+
+    /// The byte table's and `literals`' bits of `value`, and the slots
+    /// without literals.
+    fn add_candidates_with(&self, literals: &Literals, value: &[u8], bits: &mut [u64]) {
+        for (x, y) in bits.iter_mut().zip(&self.always) {
+            *x |= y;
+        }
+        let mut seen_bytes = [0u64; 4];
+        for &b in value {
+            let b = usize::from(b.to_ascii_lowercase());
+            let (word, bit) = (b / 64, 1u64 << (b % 64));
+            if seen_bytes[word] & bit != 0 {
+                continue;
+            }
+            seen_bytes[word] |= bit;
+            if let Some(Some(slots)) = self.bytes.get(b) {
+                for (x, y) in bits.iter_mut().zip(slots) {
+                    *x |= y;
+                }
+            }
+        }
+        literals.add(value, bits);
+    }
+
+    /// [`Prefilter::add_candidates`] for a value of REQUEST_BODY: only
+    /// the bits of links that read REQUEST_BODY are worked out (others
+    /// may be left clear, so the bits serve those links only).
+    pub fn add_body_candidates(&self, value: &[u8], bits: &mut [u64]) {
+        match &self.body {
+            Some(body) => {
+                self.add_candidates_with(body, value, bits);
+            }
+            None => self.add_candidates(value, bits),
+        }
+    }
+}
+
 /// Whether bit `slot` is set.
 pub fn has(bits: &[u64], slot: u32) -> bool {
     bits.get(slot as usize / 64)
@@ -321,6 +382,8 @@ pub fn build(
     // Literal to id, the slots of each literal, and the next slot.
     let mut ids: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut per_literal: Vec<Vec<u32>> = Vec::new();
+    // Whether a link that reads REQUEST_BODY needs the literal.
+    let mut body_literal: Vec<bool> = Vec::new();
     let mut next: u32 = 0;
     let mut always: Vec<u32> = Vec::new();
     let mut slots: LinkSlots = Default::default();
@@ -331,14 +394,13 @@ pub fn build(
                 let chain = chains[p].get(r).and_then(|c| c.get(l));
                 let literals = chain.and_then(|_| operator_literals(&link.operator));
                 let Some(literals) = literals else {
-                    // Only what a union can rule out: a link over a target
-                    // list (whose values are remembered) that reads unions
-                    // and whose verdicts may be remembered.
+                    // Only what remembered misses can rule out: a link over
+                    // a target list (whose values are remembered) whose
+                    // verdicts may be remembered.
                     let listed = groups[p].get(r).and_then(|g| g.get(l)).copied().flatten();
                     let refutable = chain.is_some()
                         && listed.is_some()
                         && !link.negated
-                        && !link.multi_match
                         && !link.operator.needs_expansion()
                         && !link.variables.is_empty();
                     if refutable {
@@ -352,14 +414,19 @@ pub fn build(
                 };
                 let slot = next;
                 next += 1;
+                let reads_body = link.variables.iter().any(|v| v.var == Var::RequestBody);
                 for lit in literals {
                     let n = ids.len();
                     let id = *ids.entry(lit).or_insert(n);
                     if id == per_literal.len() {
                         per_literal.push(Vec::new());
+                        body_literal.push(false);
                     }
                     if let Some(v) = per_literal.get_mut(id) {
                         v.push(slot);
+                    }
+                    if let Some(b) = body_literal.get_mut(id) {
+                        *b |= reads_body;
                     }
                 }
                 row.push(Some(slot));
@@ -397,30 +464,23 @@ pub fn build(
             _ => long.push((id, lit)),
         }
     }
-    // A contiguous NFA: as fast as a DFA through the gateway (measured:
-    // the DFA's megabytes fall out of cache between requests) and far
-    // smaller.
-    let ac = AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::ContiguousNFA))
-        .build(long.iter().map(|(_, l)| l));
-    let Ok(ac) = ac else {
+    let all: Vec<(usize, &[u8])> = long.iter().map(|(id, l)| (*id, l.as_slice())).collect();
+    let Some(literals) = Literals::build(&all, &per_literal) else {
         // Too large to build: every link simply runs its operator.
         return (None, Default::default());
     };
-    let mut slot_start = Vec::with_capacity(long.len() + 1);
-    let mut slot_ids = Vec::new();
-    for (id, _) in &long {
-        slot_start.push(u32::try_from(slot_ids.len()).unwrap_or(u32::MAX));
-        slot_ids.extend_from_slice(per_literal.get(*id).map_or(&[][..], Vec::as_slice));
-    }
-    slot_start.push(u32::try_from(slot_ids.len()).unwrap_or(u32::MAX));
+    let of_body: Vec<(usize, &[u8])> = all
+        .iter()
+        .filter(|(id, _)| body_literal.get(*id).copied().unwrap_or(true))
+        .copied()
+        .collect();
+    let body = (of_body.len() < all.len())
+        .then(|| Literals::build(&of_body, &per_literal))
+        .flatten();
     let always = bits_of(&always);
     let filter = Prefilter {
-        ac,
-        slot_start,
-        slot_ids,
+        literals,
+        body,
         bytes,
         words,
         always,

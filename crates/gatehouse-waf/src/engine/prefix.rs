@@ -37,6 +37,10 @@ pub(super) struct Hot {
     /// `NONE` when the first link has no such check.
     pub pair: u32,
     pub slot: u32,
+    /// Whether the union of the list's bits may rule the link out (not
+    /// for `multiMatch`, whose forms on the way the union does not see);
+    /// the values' remembered misses always may.
+    pub union: bool,
 }
 
 impl Hot {
@@ -212,11 +216,14 @@ impl Engine {
             let settled = settled.get(p).map(Vec::as_slice).unwrap_or_default();
             (0..self.rules.phase(p as u8 + 1).len())
                 .map(|at| {
-                    let (pair, slot) = self.first_link_check(p, at).unwrap_or((Hot::NONE, 0));
+                    let (pair, slot, union) =
+                        self.first_link_check(p, at)
+                            .unwrap_or((Hot::NONE, 0, false));
                     Hot {
                         settled: settled.get(at).copied().flatten(),
                         pair,
                         slot,
+                        union,
                     }
                 })
                 .collect()
@@ -232,17 +239,17 @@ impl Engine {
 }
 
 impl Engine {
-    /// The (pair, literal slot) of rule `at`'s first link when the union
-    /// of its target list's prefilter bits alone can rule the rule out
-    /// (what `eval_rule` checks first).
-    fn first_link_check(&self, p: usize, at: usize) -> Option<(u32, u32)> {
+    /// The (pair, slot, whether the union applies) of rule `at`'s first
+    /// link when its target list's bits or remembered misses alone can
+    /// rule the rule out (what `eval_rule` checks first).
+    fn first_link_check(&self, p: usize, at: usize) -> Option<(u32, u32, bool)> {
         let link = self.rules.phase(p as u8 + 1).get(at)?.links.first()?;
-        if link.negated || link.multi_match || self.prefilter.is_none() {
+        if link.negated || self.prefilter.is_none() {
             return None;
         }
         let first = self.table.rule(p, at).0.first()?;
         first.chain?;
-        Some((first.group?.1, first.slot?))
+        Some((first.group?.1, first.slot?, !link.multi_match))
     }
 }
 
