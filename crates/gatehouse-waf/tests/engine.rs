@@ -612,3 +612,43 @@ fn long_bodies_are_scanned_for_their_own_links() {
         }
     }
 }
+
+/// A target list whose remembered values all rule a rule out still runs
+/// it when a value not remembered (new, or seen once) holds its literal:
+/// such a value is judged by its own bits, each time it comes.
+#[test]
+fn new_values_beside_remembered_ones_are_judged_by_their_own_bytes() {
+    let e = engine(
+        "SecRule REQUEST_HEADERS \"@rx evil\" \"id:1,phase:1,deny,status:403,t:lowercase\"\n\
+         SecRule REQUEST_HEADERS \"@rx evil\" \"id:2,phase:1,pass,log,t:none,t:urlDecodeUni\"\n",
+    );
+    let with = |extra: Option<&str>| {
+        let mut r = get("/");
+        r.headers.push(("Accept", "text/html"));
+        let value;
+        if let Some(v) = extra {
+            value = v.to_string();
+            r.headers.push(("X-Note", &value));
+        }
+        let tx = run(&e, &r);
+        (ids(&tx), status(&tx))
+    };
+    // The browser's headers, remembered with both rules ruled out.
+    for _ in 0..4 {
+        assert_eq!(with(None), (vec![], None));
+    }
+    for i in 0..4 {
+        assert_eq!(
+            with(Some(&format!("EVIL-{i}"))),
+            (vec![1], Some(403)),
+            "{i}"
+        );
+        assert_eq!(with(Some(&format!("%65vil-{i}"))), (vec![2], None), "{i}");
+        assert_eq!(with(Some(&format!("fine-{i}"))), (vec![], None), "{i}");
+    }
+    // Seen again: still judged, now remembered.
+    for _ in 0..3 {
+        assert_eq!(with(Some("EVIL-0")), (vec![1], Some(403)));
+        assert_eq!(with(Some("%65vil-0")), (vec![2], None));
+    }
+}

@@ -49,6 +49,7 @@ impl Transaction {
             self.unions.iter_mut().for_each(|u| *u = None);
             self.group_raw.iter_mut().for_each(|g| *g = None);
             self.group_excluded.iter_mut().for_each(|g| *g = None);
+            self.group_unknown.iter_mut().for_each(Vec::clear);
         } else if phase == 2 {
             let engine = self.engine.clone();
             for (r, _) in engine.ref_body.iter().enumerate().filter(|(_, b)| **b) {
@@ -61,6 +62,9 @@ impl Transaction {
                 }
                 if let Some(r) = self.group_excluded.get_mut(g) {
                     *r = None;
+                }
+                if let Some(u) = self.group_unknown.get_mut(g) {
+                    u.clear();
                 }
             }
             for (pair, g) in engine.pair_groups.iter().enumerate() {
@@ -195,8 +199,11 @@ impl Transaction {
                 // as this and earlier requests learnt.
                 let group = engine.pair_groups.get(hot.pair as usize).copied();
                 if let (Some(g), Some(link)) = (group, rule.links.first()) {
-                    if let Some(e) = self.group_excluded_set(engine, g as usize, link, memo) {
-                        if prefilter::has(memo.bitset(e), hot.slot) {
+                    let g = g as usize;
+                    if let Some(e) = self.group_excluded_set(engine, g, link, memo) {
+                        if prefilter::has(memo.bitset(e), hot.slot)
+                            && self.first_unknown_lack(engine, g, link, at, hot.slot, memo)
+                        {
                             return false;
                         }
                     }

@@ -128,7 +128,9 @@ impl Transaction {
         // (For `multiMatch` too: its slot is excluded only by a miss.)
         if let (Some((f, slot)), false, true) = (filter, link.negated, remembers) {
             if let Some(e) = self.excluded_of(g, true, f, memo) {
-                if prefilter::has(memo.bitset(e), slot) {
+                if prefilter::has(memo.bitset(e), slot)
+                    && self.unknown_lack(g, c, link, (f, slot), memo)
+                {
                     return None;
                 }
             }
@@ -240,6 +242,7 @@ impl Transaction {
         let all = memo.new_bitset(f);
         let refs = self.engine.group_refs.get(g).filter(|_| stable);
         let mut first = true;
+        let mut unknown = Vec::new();
         for &r in refs.into_iter().flatten() {
             let r = r as usize;
             // A variable without values adds none to the list.
@@ -248,12 +251,71 @@ impl Transaction {
             }
             let set = memo.subs.known(r).then(|| memo.sub_excluded(r, f));
             if !memo.intersect_step(all, set, first) {
+                unknown.clear();
                 break;
             }
+            unknown.extend_from_slice(memo.subs.aside(r));
             first = false;
         }
+        *self.group_unknown.get_mut(g)? = unknown;
         *self.group_excluded.get_mut(g)? = Some(all);
         Some(all)
+    }
+
+    /// [`Transaction::unknown_lack`] for rule `at`'s first link.
+    pub(super) fn first_unknown_lack(
+        &self,
+        engine: &Engine,
+        g: usize,
+        link: &Link,
+        at: (u8, usize),
+        slot: u32,
+        memo: &mut Memo,
+    ) -> bool {
+        if self.group_unknown.get(g).is_some_and(Vec::is_empty) {
+            return true;
+        }
+        let chain = engine
+            .table
+            .rule(usize::from(at.0) - 1, at.1)
+            .0
+            .first()
+            .and_then(|i| i.chain);
+        match (chain, engine.prefilter.as_ref()) {
+            (Some(c), Some(f)) => self.unknown_lack(g, c, link, (f, slot), memo),
+            _ => false,
+        }
+    }
+
+    /// Whether no value of group `g` that is not remembered (see
+    /// `Memo::sub_excluded`) holds the literal of `link`'s slot through
+    /// its chain: then, with the slot in the group's excluded set, the
+    /// link cannot match. A slot without literals, or a `multiMatch`
+    /// link (whose forms on the way the bits do not see), has only
+    /// remembered misses to go by.
+    pub(super) fn unknown_lack(
+        &self,
+        g: usize,
+        chain: u32,
+        link: &Link,
+        (f, slot): (&Prefilter, u32),
+        memo: &mut Memo,
+    ) -> bool {
+        let Some(unknown) = self.group_unknown.get(g) else {
+            return false;
+        };
+        if unknown.is_empty() {
+            return true;
+        }
+        if link.multi_match || f.is_always(slot) {
+            return false;
+        }
+        let triggers = self.chain_triggers(chain);
+        unknown.iter().all(|&id| {
+            let (_, b) = memo.lookup_id(id, chain, triggers, &link.transforms, Some(f));
+            let b = b.unwrap_or_else(|| memo.raw_bits_id(id as usize, f));
+            !prefilter::has(memo.bitset(b), slot)
+        })
     }
 
     /// The byte classes of every value of a list as it is.

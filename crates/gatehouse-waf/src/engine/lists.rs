@@ -12,6 +12,8 @@ struct Entry<T> {
     /// Something made from the list (a bit set's index), forgotten with
     /// it.
     derived: Option<u32>,
+    /// Ids picked from the list beside it, forgotten with it.
+    aside: Vec<u32>,
 }
 
 impl<T> Default for Lists<T> {
@@ -37,6 +39,7 @@ impl<T> Lists<T> {
             e.known = false;
             e.list.clear();
             e.derived = None;
+            e.aside.clear();
         }
     }
 
@@ -71,6 +74,7 @@ impl<T> Lists<T> {
                 known: false,
                 list: Vec::new(),
                 derived: None,
+                aside: Vec::new(),
             });
         }
         if let Some(e) = self.lists.get_mut(i) {
@@ -85,6 +89,22 @@ impl<T> Lists<T> {
             .get(i)
             .filter(|e| e.known)
             .and_then(|e| e.derived)
+    }
+
+    /// The ids set aside beside known list `i`.
+    pub fn aside(&self, i: usize) -> &[u32] {
+        match self.lists.get(i) {
+            Some(e) if e.known => &e.aside,
+            _ => &[],
+        }
+    }
+
+    /// Sets ids aside beside known list `i`.
+    pub fn set_aside(&mut self, i: usize, ids: impl Iterator<Item = u32>) {
+        if let Some(e) = self.lists.get_mut(i).filter(|e| e.known) {
+            e.aside.clear();
+            e.aside.extend(ids);
+        }
     }
 
     /// Records what was made from known list `i`.

@@ -289,6 +289,7 @@ impl Engine {
             unions: vec![None; self.pair_groups.len()],
             group_raw: vec![None; self.group_body.len()],
             group_excluded: vec![None; self.group_body.len()],
+            group_unknown: vec![Vec::new(); self.group_body.len()],
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -383,6 +384,9 @@ pub struct Transaction {
     /// Per target group: the slots every one of its values refutes (a set
     /// in the memo; see `memo::ValueState::excluded`).
     group_excluded: Vec<Option<u32>>,
+    /// Per target group with an excluded set: its values that are not
+    /// remembered (see `Transaction::unknown_lack`).
+    group_unknown: Vec<Vec<u32>>,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is

@@ -145,9 +145,12 @@ impl Memo {
         Some(i)
     }
 
-    /// The slots every value of variable `r` (a known sub-list)
-    /// excludes: a set made once per phase, empty when one of its values
-    /// excludes nothing.
+    /// The slots every remembered value of variable `r` (a known
+    /// sub-list) excludes: a set made once per phase, empty when one of
+    /// them excludes nothing, every slot when none is remembered. The
+    /// values not remembered (new ones, long ones, credentials) have
+    /// learnt nothing: they are set aside beside the list, for their own
+    /// bits to decide (see `Transaction::unknown_lack`).
     pub(in crate::engine) fn sub_excluded(&mut self, r: usize, f: &Prefilter) -> u32 {
         if let Some(set) = self.subs.derived(r) {
             return set;
@@ -156,15 +159,36 @@ impl Memo {
         let Some(list) = self.subs.take(r) else {
             return all;
         };
-        for (k, &(id, _)) in list.iter().enumerate() {
+        let mut first = true;
+        let mut emptied = false;
+        let mut unknown = Vec::new();
+        for &(id, _) in &list {
+            if !self.remembered(id) {
+                unknown.push(id);
+                continue;
+            }
             let set = self.excluded_id(id as usize);
-            if !self.intersect_step(all, set, k == 0) {
+            emptied = !self.intersect_step(all, set, first);
+            first = false;
+            if emptied {
                 break;
             }
         }
+        if first {
+            self.bitset_mut(all).fill(u64::MAX);
+        }
         self.subs.put(r, list, true);
         self.subs.set_derived(r, all);
+        if !emptied {
+            self.subs.set_aside(r, unknown.into_iter());
+        }
         all
+    }
+
+    /// Whether value `id` is kept for later requests (what they learn of
+    /// it is what refutes links for it).
+    fn remembered(&self, id: u32) -> bool {
+        self.states.get(id as usize).is_some_and(|s| s.hash != 0)
     }
 
     /// Hands what this transaction learnt about its values to the recall.
