@@ -49,7 +49,6 @@ impl Transaction {
             self.unions.iter_mut().for_each(|u| *u = None);
             self.group_raw.iter_mut().for_each(|g| *g = None);
             self.group_excluded.iter_mut().for_each(|g| *g = None);
-            self.group_unknown.iter_mut().for_each(Vec::clear);
         } else if phase == 2 {
             let engine = self.engine.clone();
             for (r, _) in engine.ref_body.iter().enumerate().filter(|(_, b)| **b) {
@@ -62,9 +61,6 @@ impl Transaction {
                 }
                 if let Some(r) = self.group_excluded.get_mut(g) {
                     *r = None;
-                }
-                if let Some(u) = self.group_unknown.get_mut(g) {
-                    u.clear();
                 }
             }
             for (pair, g) in engine.pair_groups.iter().enumerate() {

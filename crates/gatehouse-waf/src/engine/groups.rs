@@ -257,7 +257,8 @@ impl Transaction {
             unknown.extend_from_slice(memo.subs.aside(r));
             first = false;
         }
-        *self.group_unknown.get_mut(g)? = unknown;
+        // (Kept beside the group's list, forgotten with it.)
+        memo.groups.set_aside(g, unknown.into_iter());
         *self.group_excluded.get_mut(g)? = Some(all);
         Some(all)
     }
@@ -272,7 +273,7 @@ impl Transaction {
         slot: u32,
         memo: &mut Memo,
     ) -> bool {
-        if self.group_unknown.get(g).is_some_and(Vec::is_empty) {
+        if memo.groups.aside(g).is_empty() {
             return true;
         }
         let chain = engine
@@ -301,17 +302,18 @@ impl Transaction {
         (f, slot): (&Prefilter, u32),
         memo: &mut Memo,
     ) -> bool {
-        let Some(unknown) = self.group_unknown.get(g) else {
-            return false;
-        };
-        if unknown.is_empty() {
+        let unknown = memo.groups.aside(g).len();
+        if unknown == 0 {
             return true;
         }
         if link.multi_match || f.is_always(slot) {
             return false;
         }
         let triggers = self.chain_triggers(chain);
-        unknown.iter().all(|&id| {
+        (0..unknown).all(|i| {
+            let Some(&id) = memo.groups.aside(g).get(i) else {
+                return false;
+            };
             let (_, b) = memo.lookup_id(id, chain, triggers, &link.transforms, Some(f));
             let b = b.unwrap_or_else(|| memo.raw_bits_id(id as usize, f));
             !prefilter::has(memo.bitset(b), slot)

@@ -289,7 +289,6 @@ impl Engine {
             unions: vec![None; self.pair_groups.len()],
             group_raw: vec![None; self.group_body.len()],
             group_excluded: vec![None; self.group_body.len()],
-            group_unknown: vec![Vec::new(); self.group_body.len()],
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -381,12 +380,11 @@ pub struct Transaction {
     unions: Vec<Option<u32>>,
     /// Per target group: the byte classes of all its values as they are.
     group_raw: Vec<Option<u32>>,
-    /// Per target group: the slots every one of its values refutes (a set
-    /// in the memo; see `memo::ValueState::excluded`).
+    /// Per target group: the slots every one of its remembered values
+    /// refutes (a set in the memo; see `memo::ValueState::excluded`); its
+    /// values not remembered are set aside beside its list in the memo
+    /// (see `Transaction::unknown_lack`).
     group_excluded: Vec<Option<u32>>,
-    /// Per target group with an excluded set: its values that are not
-    /// remembered (see `Transaction::unknown_lack`).
-    group_unknown: Vec<Vec<u32>>,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is
