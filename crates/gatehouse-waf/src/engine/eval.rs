@@ -194,11 +194,12 @@ impl Transaction {
                 // No value of the list can match the first link, as far
                 // as this and earlier requests learnt.
                 let group = engine.pair_groups.get(hot.pair as usize).copied();
-                if let (Some(g), Some(link)) = (group, rule.links.first()) {
+                let f = engine.prefilter.as_ref();
+                if let (Some(g), Some(link), Some(f)) = (group, rule.links.first(), f) {
                     let g = g as usize;
                     if let Some(e) = self.group_excluded_set(engine, g, link, memo) {
                         if prefilter::has(memo.bitset(e), hot.slot)
-                            && self.first_unknown_lack(engine, g, link, at, hot.slot, memo)
+                            && self.unknown_lack(g, hot.chain, link, (f, hot.slot), memo)
                         {
                             return false;
                         }

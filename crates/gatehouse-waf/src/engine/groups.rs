@@ -263,31 +263,6 @@ impl Transaction {
         Some(all)
     }
 
-    /// [`Transaction::unknown_lack`] for rule `at`'s first link.
-    pub(super) fn first_unknown_lack(
-        &self,
-        engine: &Engine,
-        g: usize,
-        link: &Link,
-        at: (u8, usize),
-        slot: u32,
-        memo: &mut Memo,
-    ) -> bool {
-        if memo.groups.aside(g).is_empty() {
-            return true;
-        }
-        let chain = engine
-            .table
-            .rule(usize::from(at.0) - 1, at.1)
-            .0
-            .first()
-            .and_then(|i| i.chain);
-        match (chain, engine.prefilter.as_ref()) {
-            (Some(c), Some(f)) => self.unknown_lack(g, c, link, (f, slot), memo),
-            _ => false,
-        }
-    }
-
     /// Whether no value of group `g` that is not remembered (see
     /// `Memo::sub_excluded`) holds the literal of `link`'s slot through
     /// its chain: then, with the slot in the group's excluded set, the
@@ -314,8 +289,7 @@ impl Transaction {
             let Some(&id) = memo.groups.aside(g).get(i) else {
                 return false;
             };
-            let (_, b) = memo.lookup_id(id, chain, triggers, &link.transforms, Some(f));
-            let b = b.unwrap_or_else(|| memo.raw_bits_id(id as usize, f));
+            let b = memo.chain_bits(id, chain, triggers, &link.transforms, f);
             !prefilter::has(memo.bitset(b), slot)
         })
     }
@@ -347,8 +321,7 @@ impl Transaction {
             let b = if raw {
                 memo.raw_bits_id(v.id as usize, f)
             } else {
-                let (_, b) = memo.lookup_id(v.id, chain, triggers, &link.transforms, Some(f));
-                b.unwrap_or_else(|| memo.raw_bits_id(v.id as usize, f))
+                memo.chain_bits(v.id, chain, triggers, &link.transforms, f)
             };
             if let Some(mask) = self.engine.chain_slots.get(chain as usize) {
                 memo.exclude_absent(v.id as usize, f, mask, b);

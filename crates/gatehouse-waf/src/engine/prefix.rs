@@ -29,13 +29,14 @@ pub(super) struct Prefix {
 
 /// What a rule visit looks at first, in one dense table per phase so the
 /// rules a request passes over cost a read each, not a walk through
-/// their links: its settled outcome, and the (target list, chain) pair
-/// and literal slot of a first link the prefilter can rule out.
+/// their links: its settled outcome, and the (target list, chain) pair,
+/// chain and literal slot of a first link the prefilter can rule out.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Hot {
     pub settled: Option<Settled>,
     /// `NONE` when the first link has no such check.
     pub pair: u32,
+    pub chain: u32,
     pub slot: u32,
     /// Whether the union of the list's bits may rule the link out (not
     /// for `multiMatch`, whose forms on the way the union does not see);
@@ -45,6 +46,15 @@ pub(super) struct Hot {
 
 impl Hot {
     pub const NONE: u32 = u32::MAX;
+
+    /// A rule whose first link has no such check.
+    const UNCHECKED: Hot = Hot {
+        settled: None,
+        pair: Hot::NONE,
+        chain: 0,
+        slot: 0,
+        union: false,
+    };
 }
 
 impl Prefix {
@@ -215,16 +225,9 @@ impl Engine {
         let hot = std::array::from_fn(|p| {
             let settled = settled.get(p).map(Vec::as_slice).unwrap_or_default();
             (0..self.rules.phase(p as u8 + 1).len())
-                .map(|at| {
-                    let (pair, slot, union) =
-                        self.first_link_check(p, at)
-                            .unwrap_or((Hot::NONE, 0, false));
-                    Hot {
-                        settled: settled.get(at).copied().flatten(),
-                        pair,
-                        slot,
-                        union,
-                    }
+                .map(|at| Hot {
+                    settled: settled.get(at).copied().flatten(),
+                    ..self.first_link_check(p, at).unwrap_or(Hot::UNCHECKED)
                 })
                 .collect()
         });
@@ -239,17 +242,22 @@ impl Engine {
 }
 
 impl Engine {
-    /// The (pair, slot, whether the union applies) of rule `at`'s first
-    /// link when its target list's bits or remembered misses alone can
+    /// The check of rule `at`'s first link (its `settled` left to the
+    /// caller) when its target list's bits or remembered misses alone can
     /// rule the rule out (what `eval_rule` checks first).
-    fn first_link_check(&self, p: usize, at: usize) -> Option<(u32, u32, bool)> {
+    fn first_link_check(&self, p: usize, at: usize) -> Option<Hot> {
         let link = self.rules.phase(p as u8 + 1).get(at)?.links.first()?;
         if link.negated || self.prefilter.is_none() {
             return None;
         }
         let first = self.table.rule(p, at).0.first()?;
-        first.chain?;
-        Some((first.group?.1, first.slot?, !link.multi_match))
+        Some(Hot {
+            settled: None,
+            pair: first.group?.1,
+            chain: first.chain?,
+            slot: first.slot?,
+            union: !link.multi_match,
+        })
     }
 }
 

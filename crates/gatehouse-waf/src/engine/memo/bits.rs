@@ -3,7 +3,7 @@
 
 use super::{content_hash, index, Memo, Span};
 use crate::engine::prefilter::Prefilter;
-use crate::transform::class;
+use crate::transform::{class, Transform};
 
 impl Memo {
     /// The prefilter bits of some bytes of the arena (index of the set).
@@ -45,6 +45,20 @@ impl Memo {
         let i = self.raw_bits_id(id, f);
         let classes = self.states.get(id).map_or(class::ALL, |s| s.classes);
         (classes, self.bitset(i))
+    }
+
+    /// The prefilter bits of value `id` through a chain, or as it is when
+    /// the chain's form has none (index of the set).
+    pub(in crate::engine) fn chain_bits(
+        &mut self,
+        id: u32,
+        chain: u32,
+        triggers: (u32, u32),
+        transforms: &[Transform],
+        f: &Prefilter,
+    ) -> u32 {
+        let (_, b) = self.lookup_id(id, chain, triggers, transforms, Some(f));
+        b.unwrap_or_else(|| self.raw_bits_id(id as usize, f))
     }
 
     /// The prefilter bits of a value as it is (index of the set).
