@@ -9,16 +9,20 @@
 //! written, `true`/`false`, and `null` as the empty string. Arguments found
 //! before an error stay, as with v3's streaming parser.
 
-/// One open container: the name v3 gives it, and for an array the index of
-/// its next element.
+/// One open container: where its name ends in the path, and for an array
+/// the index of its next element.
 struct Frame {
-    name: Vec<u8>,
+    head: usize,
     next_index: Option<usize>,
 }
 
 /// v3's flattening state; `emit` returns false to cancel (argument limit).
+/// `path` holds the open containers' names with their separators, so a
+/// scalar's name is one copy of it (the innermost separator is rewritten
+/// for each element; an outer one holds while its child is open).
 struct Flattener<'e> {
     frames: Vec<Frame>,
+    path: Vec<u8>,
     key: Vec<u8>,
     max_depth: usize,
     emit: &'e mut dyn FnMut(Vec<u8>, Vec<u8>) -> bool,
@@ -31,38 +35,46 @@ impl Flattener<'_> {
         self.frames.last().is_some_and(|f| f.next_index.is_some())
     }
 
-    /// v3's `getCurrentKey`: `json` at the root, the pending member name
-    /// (consumed), nothing inside an array, `empty-key` for an empty name.
-    fn take_key(&mut self) -> Vec<u8> {
+    /// The path up to the innermost container and its separator: `.` in
+    /// an object, `.array_<index>` in an array, nothing at the root.
+    fn separate(&mut self) {
+        match self.frames.last() {
+            Some(f) => {
+                self.path.truncate(f.head);
+                match f.next_index {
+                    Some(n) => {
+                        self.path.extend_from_slice(b".array_");
+                        push_decimal(&mut self.path, n);
+                    }
+                    None => self.path.push(b'.'),
+                }
+            }
+            None => self.path.clear(),
+        }
+    }
+
+    /// v3's `getCurrentKey`, onto the path: `json` at the root, the
+    /// pending member name (consumed), nothing inside an array,
+    /// `empty-key` for an empty name.
+    fn push_key(&mut self) {
         if self.frames.is_empty() {
-            b"json".to_vec()
+            self.path.extend_from_slice(b"json");
         } else if !self.key.is_empty() {
-            std::mem::take(&mut self.key)
-        } else if self.in_array() {
-            Vec::new()
-        } else {
-            b"empty-key".to_vec()
+            self.path.extend_from_slice(&self.key);
+            self.key.clear();
+        } else if !self.in_array() {
+            self.path.extend_from_slice(b"empty-key");
         }
     }
 
     fn scalar(&mut self, value: Vec<u8>) -> Result<(), String> {
-        let mut path = Vec::new();
-        for f in &self.frames {
-            path.extend_from_slice(&f.name);
-            match f.next_index {
-                Some(n) => {
-                    path.extend_from_slice(b".array_");
-                    path.extend_from_slice(n.to_string().as_bytes());
-                }
-                None => path.push(b'.'),
-            }
-        }
+        self.separate();
         if self.in_array() {
             self.bump_index();
         } else {
-            path.extend(self.take_key());
+            self.push_key();
         }
-        if (self.emit)(path, value) {
+        if (self.emit)(self.path.clone(), value) {
             Ok(())
         } else {
             Err(CANCELLED.to_owned())
@@ -80,9 +92,10 @@ impl Flattener<'_> {
     }
 
     fn open(&mut self, array: bool) -> Result<(), String> {
-        let name = self.take_key();
+        self.separate();
+        self.push_key();
         self.frames.push(Frame {
-            name,
+            head: self.path.len(),
             next_index: array.then_some(0),
         });
         if self.frames.len() > self.max_depth {
@@ -95,6 +108,22 @@ impl Flattener<'_> {
         self.frames.pop();
         self.bump_index();
     }
+}
+
+/// `n` in decimal, without a `String` per array element.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        // (`n % 10` is below 10.)
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,6 +153,7 @@ pub(super) fn parse(
 ) -> Result<(), String> {
     let mut f = Flattener {
         frames: Vec::new(),
+        path: Vec::new(),
         key: Vec::new(),
         max_depth,
         emit,
@@ -351,8 +381,14 @@ fn push_utf8(out: &mut Vec<u8>, cp: u32) {
 /// surrogate joins the `\u` after it, a lone one becomes `?`, `\u0000` is a
 /// NUL byte. Returns it with the bytes consumed.
 fn lex_string(s: &[u8]) -> Result<(Vec<u8>, usize), String> {
-    let mut out = Vec::new();
-    let mut i = 1;
+    // Most strings are plain ASCII without escapes: copied in one go.
+    let body = s.get(1..).unwrap_or_default();
+    let plain = body
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
+        .unwrap_or(body.len());
+    let mut out = body[..plain].to_vec();
+    let mut i = 1 + plain;
     loop {
         let Some(&c) = s.get(i) else {
             return Err(EOF.to_owned());
@@ -439,6 +475,39 @@ mod tests {
         );
         let (got, _) = run(r#"["one","two","three"]"#);
         assert_eq!(got[2], ("json.array_2".into(), "three".into()));
+    }
+
+    #[test]
+    fn names_hold_after_containers_close() {
+        let (got, r) =
+            run(r#"{"a":[[1,2],[3]],"":{"b":true},"c":[0,1,2,3,4,5,6,7,8,9,10],"d":"x"}"#);
+        assert_eq!(r, Ok(()));
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names[..5],
+            [
+                "json.a.array_0.array_0",
+                "json.a.array_0.array_1",
+                "json.a.array_1.array_0",
+                "json.empty-key.b",
+                "json.c.array_0",
+            ]
+        );
+        assert_eq!(got[14], ("json.c.array_10".into(), "10".into()));
+        assert_eq!(got[15], ("json.d".into(), "x".into()));
+        let (got, _) = run("7");
+        assert_eq!(got, [("json".to_string(), "7".to_string())]);
+    }
+
+    #[test]
+    fn strings_unescape_after_a_plain_run() {
+        let (got, r) = run(r#"{"k":"ab\ncd\u00e9f","q":"plain","u":"é\"x"}"#);
+        assert_eq!(r, Ok(()));
+        assert_eq!(got[0].1, "ab\ncd\u{e9}f");
+        assert_eq!(got[1].1, "plain");
+        assert_eq!(got[2].1, "é\"x");
+        assert!(run("[\"ab\u{1}\"]").1.is_err());
+        assert!(run("[\"abc").1.is_err());
     }
 
     #[test]
