@@ -93,6 +93,7 @@ fn url_decode() {
             (b"%4g%41", b"%4gA"),
             (b"%u0041", b"%u0041"),
             (b"\xff%41\x80", b"\xffA\x80"),
+            (b"x%41long tail+end%", b"xAlong tail end%"),
         ],
     );
     check_borrowed(

@@ -34,9 +34,13 @@ pub(super) fn url_decode(input: &[u8], uni: bool) -> Cow<'_, [u8]> {
                 out.push(b' ');
                 i += 1;
             }
-            b => {
-                out.push(b);
-                i += 1;
+            _ => {
+                // Up to the next escape in one copy (a `%` that opens
+                // none is copied on its own).
+                let rest = &input[i..];
+                let run = memchr::memchr2(b'%', b'+', &rest[1..]).map_or(rest.len(), |k| k + 1);
+                out.extend(&rest[..run]);
+                i += run;
             }
         }
     }
