@@ -330,17 +330,17 @@ impl Prefilter {
         for (x, y) in bits.iter_mut().zip(&self.always) {
             *x |= y;
         }
-        let mut seen_bytes = [0u64; 4];
-        for &b in value {
-            let b = usize::from(b.to_ascii_lowercase());
-            let (word, bit) = (b / 64, 1u64 << (b % 64));
-            if seen_bytes[word] & bit != 0 {
-                continue;
-            }
-            seen_bytes[word] |= bit;
-            if let Some(Some(slots)) = self.bytes.get(b) {
-                for (x, y) in bits.iter_mut().zip(slots) {
-                    *x |= y;
+        // The set of bytes present first (no branch per byte), then each
+        // distinct byte's slots once.
+        for (w, &word) in lowercase_byte_set(value).iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                let b = w * 64 + rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                if let Some(Some(slots)) = self.bytes.get(b) {
+                    for (x, y) in bits.iter_mut().zip(slots) {
+                        *x |= y;
+                    }
                 }
             }
         }
@@ -358,6 +358,19 @@ impl Prefilter {
             None => self.add_candidates(value, bits),
         }
     }
+}
+
+/// The bytes `value` holds, ASCII letters folded to lowercase, as a
+/// 256-bit set.
+fn lowercase_byte_set(value: &[u8]) -> [u64; 4] {
+    let mut seen = [0u64; 4];
+    for &b in value {
+        seen[usize::from(b >> 6)] |= 1u64 << (b & 63);
+    }
+    // `A`-`Z` are bits 1-26 of the second word, `a`-`z` the same plus 32.
+    let upper = seen[1] & 0x07ff_fffe;
+    seen[1] = (seen[1] & !0x07ff_fffe) | (upper << 32);
+    seen
 }
 
 /// Whether bit `slot` is set.
@@ -498,6 +511,29 @@ mod tests {
                 .map(|s| String::from_utf8_lossy(&s).into_owned())
                 .collect()
         })
+    }
+
+    #[test]
+    fn byte_sets_fold_letters_to_lowercase() {
+        let naive = |v: &[u8]| {
+            let mut set = [0u64; 4];
+            for b in v.iter().map(u8::to_ascii_lowercase) {
+                set[usize::from(b / 64)] |= 1 << (b % 64);
+            }
+            set
+        };
+        let every: Vec<u8> = (0..=255).collect();
+        for v in [
+            &b"SELECT * FROM t WHERE a=@Z"[..],
+            b"",
+            b"\xc3\x89t\xc3\xa9 [`{@",
+            &every,
+        ] {
+            assert_eq!(lowercase_byte_set(v), naive(v), "{v:?}");
+        }
+        for b in 0..=255u8 {
+            assert_eq!(lowercase_byte_set(&[b]), naive(&[b]), "{b}");
+        }
     }
 
     #[test]
