@@ -44,7 +44,9 @@ impl Flattener<'_> {
                 match f.next_index {
                     Some(n) => {
                         self.path.extend_from_slice(b".array_");
-                        push_decimal(&mut self.path, n);
+                        // (Written in place, no `String`; a `Vec` takes
+                        // every write.)
+                        let _ = std::io::Write::write_fmt(&mut self.path, format_args!("{n}"));
                     }
                     None => self.path.push(b'.'),
                 }
@@ -108,22 +110,6 @@ impl Flattener<'_> {
         self.frames.pop();
         self.bump_index();
     }
-}
-
-/// `n` in decimal, without a `String` per array element.
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        // (`n % 10` is below 10.)
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

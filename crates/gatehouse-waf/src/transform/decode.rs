@@ -9,7 +9,7 @@ use super::{is_c_space, is_hex, is_odigit, unicode_low_byte, x2c, xsingle, Out};
 /// Invalid or truncated escapes are copied through, one `%` (or `%u`) at a
 /// time, so what follows them is still decoded.
 pub(super) fn url_decode(input: &[u8], uni: bool) -> Cow<'_, [u8]> {
-    if !input.iter().any(|&b| b == b'%' || b == b'+') {
+    if memchr::memchr2(b'%', b'+', input).is_none() {
         return Cow::Borrowed(input);
     }
     let n = input.len();
