@@ -510,6 +510,39 @@ fn rules_capturing_into_their_own_tx_names_behave_as_written() {
 }
 
 #[test]
+fn what_header_names_gave_is_kept_with_the_argument_it_was_tested_against() {
+    // The 920450 shape remembers per header name what the chain said; the
+    // list the chain compares with may change from one request to the
+    // next (here a header widens it), and then the same names must be
+    // tested again.
+    let rules = "SecAction \"id:1,phase:1,pass,nolog,setvar:'tx.restricted=/proxy/'\"\n\
+         SecRule REQUEST_HEADERS:X-Mode \"@streq strict\" \"id:2,phase:1,pass,nolog,setvar:'tx.restricted=/proxy/ /accept/'\"\n\
+         SecRule REQUEST_HEADERS_NAMES \"@rx ^.*$\" \"id:3,phase:1,deny,capture,t:none,t:lowercase,setvar:'tx.hn_%{tx.0}=/%{tx.0}/',chain\"\n\
+         SecRule TX:/^HN_/ \"@within %{tx.restricted}\" \"\"\n";
+    let e = engine(rules);
+    let plain = || {
+        let mut r = get("/");
+        r.headers.push(("Accept", "*/*"));
+        r
+    };
+    let strict = || {
+        let mut r = plain();
+        r.headers.push(("X-Mode", "strict"));
+        r
+    };
+    for round in 0..3 {
+        assert_eq!(status(&run(&e, &plain())), None, "round {round}");
+        assert_eq!(status(&run(&e, &strict())), Some(403), "round {round}");
+    }
+    // A name first seen harmless is caught once the list names it.
+    let e = engine(rules);
+    let mut r = plain();
+    r.headers.push(("Proxy", "x"));
+    assert_eq!(status(&run(&e, &plain())), None);
+    assert_eq!(status(&run(&e, &r)), Some(403));
+}
+
+#[test]
 fn credentials_are_not_remembered() {
     // A value seen again is remembered by its content; an Authorization
     // header's never is, whichever rule reads it.

@@ -13,11 +13,17 @@
 //! When no other rule can see those TX names, what the chain reads is
 //! known from each value alone, so the values are tested directly; only a
 //! value the chain could match sends the rule through full evaluation.
+//! What a value gives is a pure function of its bytes and the chain's
+//! expanded argument, so it is remembered per engine: a browser's header
+//! names cost a lookup each after the first request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::eval::LinkTest;
 use super::prefix::{macros_all, names_tx_entry};
 use super::Transaction;
-use crate::compile::{CompiledRule, Disruptive, Key, KeyRegex, RuleSet, Var};
+use crate::compile::{CompiledRule, Disruptive, Key, KeyRegex, Link, RuleSet, Var};
 use crate::transform::apply_chain;
 
 /// What testing such a rule's values directly needs.
@@ -32,6 +38,34 @@ pub(super) struct Shape {
     /// a value whose name one of them selects is evaluated as written, so
     /// the name exists for them.
     foreign: Vec<KeyRegex>,
+    /// What values gave, shared by the engine's transactions.
+    facts: Arc<Mutex<Facts>>,
+}
+
+/// Values longer than this, and credentials, are not remembered.
+const FACT_LEN: usize = 256;
+/// At most this many values are remembered per rule; then they start over.
+const FACTS: usize = 1024;
+
+/// What the rule's values gave with the chain's argument `argument`
+/// (`None`: it has no macros).
+#[derive(Debug, Default)]
+struct Facts {
+    argument: Option<Vec<u8>>,
+    by_value: HashMap<Box<[u8]>, Fact>,
+}
+
+/// What one value gives the rule.
+#[derive(Debug, Clone)]
+enum Fact {
+    /// The first link does not match it.
+    Miss,
+    /// The rule must be evaluated as written (no capture to name the TX
+    /// entry by, or another rule's selector may read that entry).
+    Possible,
+    /// The first link captured `caps` and the chain tested the entry it
+    /// would write: `hit` is the chain's verdict.
+    Tested { caps: Arc<[Vec<u8>]>, hit: bool },
 }
 
 /// Per phase and rule: the shape of a rule that has it, and whose TX
@@ -54,6 +88,7 @@ pub(super) fn find(rules: &RuleSet) -> [Vec<Option<Shape>>; 5] {
                     prefix: prefix.to_string(),
                     pieces: pieces(template),
                     foreign,
+                    facts: Arc::default(),
                 })
             })
             .collect()
@@ -194,6 +229,47 @@ fn touches(rule: &CompiledRule, prefix: &str, foreign: &mut Vec<KeyRegex>) -> bo
     })
 }
 
+impl Shape {
+    /// What `value` gives the rule `[first, second]`; `name` and `text`
+    /// are scratch space.
+    fn fact(
+        &self,
+        [first, second]: [&Link; 2],
+        value: &[u8],
+        test: &mut LinkTest<'_>,
+        (name, text): (&mut Vec<u8>, &mut Vec<u8>),
+    ) -> Fact {
+        let t = apply_chain(&first.transforms, value);
+        let mut caps = Vec::new();
+        if !first.operator.matches(&t, Some(&mut caps)) {
+            return Fact::Miss;
+        }
+        let Some(c) = caps.first() else {
+            return Fact::Possible;
+        };
+        if !self.foreign.is_empty() {
+            name.clear();
+            name.extend_from_slice(self.prefix.as_bytes());
+            name.extend(c.iter().map(u8::to_ascii_lowercase));
+            if self.foreign.iter().any(|r| r.is_match(name)) {
+                return Fact::Possible;
+            }
+        }
+        text.clear();
+        for (i, piece) in self.pieces.iter().enumerate() {
+            if i > 0 {
+                text.extend_from_slice(c);
+            }
+            text.extend_from_slice(piece.as_bytes());
+        }
+        let hit = test.test(&apply_chain(&second.transforms, text));
+        Fact::Tested {
+            caps: caps.into(),
+            hit,
+        }
+    }
+}
+
 impl Transaction {
     /// For a rule [`find`] marked: `true` when no value of the first
     /// link's list gives the chain a name it matches, so the rule cannot
@@ -207,45 +283,45 @@ impl Transaction {
         if self.removed_targets.iter().any(|(s, _)| s.covers(rule)) {
             return false;
         }
-        let mut last: Vec<Vec<u8>> = Vec::new();
-        let mut any = false;
+        let mut last: Option<Arc<[Vec<u8>]>> = None;
         let mut possible = false;
         {
             let mut test = LinkTest::new(self, second);
-            let mut caps = Vec::new();
-            let mut name = shape.prefix.clone().into_bytes();
-            let mut text = Vec::new();
+            let remember = self.engine.remembers();
+            let mut facts = shape.facts.lock().unwrap_or_else(|e| e.into_inner());
+            let argument = test.argument().map(<[u8]>::to_vec);
+            if facts.argument != argument {
+                facts.by_value.clear();
+                facts.argument = argument;
+            }
+            let (mut name, mut text) = (Vec::new(), Vec::new());
             let mut each = |value: super::targets::Value<'_>| {
                 if possible {
                     return;
                 }
-                let t = apply_chain(&first.transforms, &value.value);
-                if !first.operator.matches(&t, Some(&mut caps)) {
-                    return;
-                }
-                let Some(c) = caps.first() else {
-                    // No capture to name the entry by: evaluate as written.
-                    possible = true;
-                    return;
+                let fact = match facts.by_value.get(&*value.value) {
+                    Some(fact) => fact.clone(),
+                    None => {
+                        let links = [first, second];
+                        let fact =
+                            shape.fact(links, &value.value, &mut test, (&mut name, &mut text));
+                        if remember && value.value.len() <= FACT_LEN && !value.is_credential() {
+                            if facts.by_value.len() >= FACTS {
+                                facts.by_value.clear();
+                            }
+                            facts
+                                .by_value
+                                .insert(value.value.as_ref().into(), fact.clone());
+                        }
+                        fact
+                    }
                 };
-                if !shape.foreign.is_empty() {
-                    name.truncate(shape.prefix.len());
-                    name.extend(c.iter().map(u8::to_ascii_lowercase));
-                    if shape.foreign.iter().any(|r| r.is_match(&name)) {
-                        possible = true;
-                        return;
-                    }
+                if let Fact::Tested { caps, hit } = fact {
+                    possible = hit;
+                    last = Some(caps);
+                } else {
+                    possible = matches!(fact, Fact::Possible);
                 }
-                text.clear();
-                for (i, piece) in shape.pieces.iter().enumerate() {
-                    if i > 0 {
-                        text.extend_from_slice(c);
-                    }
-                    text.extend_from_slice(piece.as_bytes());
-                }
-                possible = test.test(&apply_chain(&second.transforms, &text));
-                std::mem::swap(&mut last, &mut caps);
-                any = true;
             };
             for v in &first.variables {
                 self.each_value(v, rule, &mut each);
@@ -254,8 +330,8 @@ impl Transaction {
         if possible {
             return false;
         }
-        if any {
-            self.set_captures(last);
+        if let Some(caps) = last {
+            self.set_captures(caps.to_vec());
         }
         true
     }

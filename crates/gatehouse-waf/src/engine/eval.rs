@@ -559,6 +559,18 @@ impl<'a> LinkTest<'a> {
         }
     }
 
+    /// The argument as the operator sees it, `None` when it has no macros.
+    pub(super) fn argument(&mut self) -> Option<&[u8]> {
+        let (tx, link) = (self.tx, self.link);
+        self.argument
+            .get_or_insert_with(|| {
+                link.operator
+                    .needs_expansion()
+                    .then(|| tx.expand(&link.argument))
+            })
+            .as_deref()
+    }
+
     /// Whether the link matches `candidate` (negation applied).
     pub(super) fn test(&mut self, candidate: &[u8]) -> bool {
         let (tx, link) = (self.tx, self.link);

@@ -214,6 +214,11 @@ impl Engine {
         self
     }
 
+    /// Whether the engine keeps what requests teach it (see `recall`).
+    fn remembers(&self) -> bool {
+        self.recall.is_some()
+    }
+
     /// How many values earlier requests taught the engine about.
     pub fn recalled_values(&self) -> usize {
         self.recall.as_ref().map_or(0, |r| r.len())
