@@ -49,6 +49,10 @@ pub(super) struct Memo {
     /// The engine's memory of values seen by earlier requests: read as
     /// values come, given what this transaction learnt when it clears.
     pub recall: Option<Arc<Recall>>,
+    /// The transaction's per-group and per-pair tables, kept with the
+    /// memo: allocated afresh, a zeroed table lands on new, uncached pages
+    /// on every request.
+    spare_tables: Vec<Vec<Option<u32>>>,
 }
 
 /// One value of a target group: its id here, which of the link's
@@ -214,6 +218,21 @@ impl Memo {
                 s.push(self);
             }
         });
+    }
+
+    /// A table of `n` empty entries.
+    pub(super) fn table(&mut self, n: usize) -> Vec<Option<u32>> {
+        let mut table = self.spare_tables.pop().unwrap_or_default();
+        table.clear();
+        table.resize(n, None);
+        table
+    }
+
+    /// Keeps a table [`Memo::table`] gave for the next transaction.
+    pub(super) fn return_table(&mut self, table: Vec<Option<u32>>) {
+        if self.spare_tables.len() < 3 {
+            self.spare_tables.push(table);
+        }
     }
 
     pub(super) fn clear(&mut self) {

@@ -268,6 +268,7 @@ impl Engine {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let mut memo = memo::Memo::take(self.recall.clone());
         let mut t = Transaction {
             engine: self.clone(),
             vars: RequestVars::new(input, &self.limits),
@@ -290,10 +291,10 @@ impl Engine {
             highest_severity: 255,
             capture_high: CAPTURE_NAMES.len(),
             rule: None,
-            memo: memo::Memo::take(self.recall.clone()),
-            unions: vec![None; self.pair_groups.len()],
-            group_raw: vec![None; self.group_body.len()],
-            group_excluded: vec![None; self.group_body.len()],
+            unions: memo.table(self.pair_groups.len()),
+            group_raw: memo.table(self.group_body.len()),
+            group_excluded: memo.table(self.group_body.len()),
+            memo,
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -309,7 +310,15 @@ impl Engine {
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        std::mem::take(&mut self.memo).give_back();
+        let mut memo = std::mem::take(&mut self.memo);
+        for table in [
+            &mut self.unions,
+            &mut self.group_raw,
+            &mut self.group_excluded,
+        ] {
+            memo.return_table(std::mem::take(table));
+        }
+        memo.give_back();
     }
 }
 
