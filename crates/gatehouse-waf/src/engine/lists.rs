@@ -4,6 +4,10 @@
 /// with the memo reused, the transaction: refilled, they allocate nothing.
 pub(super) struct Lists<T> {
     lists: Vec<Entry<T>>,
+    /// The lists made known since they were last all forgotten: only
+    /// those are forgotten, not every list the engine has (hundreds of
+    /// entries a request would otherwise read twice, mostly from memory).
+    known_ids: Vec<u32>,
 }
 
 struct Entry<T> {
@@ -18,7 +22,10 @@ struct Entry<T> {
 
 impl<T> Default for Lists<T> {
     fn default() -> Self {
-        Lists { lists: Vec::new() }
+        Lists {
+            lists: Vec::new(),
+            known_ids: Vec::new(),
+        }
     }
 }
 
@@ -44,9 +51,12 @@ impl<T> Lists<T> {
     }
 
     pub fn forget_all(&mut self) {
-        for i in 0..self.lists.len() {
-            self.forget(i);
+        let mut ids = std::mem::take(&mut self.known_ids);
+        for &i in &ids {
+            self.forget(i as usize);
         }
+        ids.clear();
+        self.known_ids = ids;
     }
 
     /// List `i`'s buffer, emptied, to fill and [`Lists::put`] back.
@@ -78,6 +88,9 @@ impl<T> Lists<T> {
             });
         }
         if let Some(e) = self.lists.get_mut(i) {
+            if known && !e.known {
+                self.known_ids.push(u32::try_from(i).unwrap_or(u32::MAX));
+            }
             e.known = known;
             e.list = list;
         }
@@ -144,7 +157,20 @@ mod tests {
         l.set_derived(1, 9);
         assert_eq!(l.derived(1), None);
         l.set_derived(0, 3);
+        l.put(5, vec![6], true);
+        l.set_aside(5, [2].into_iter());
         l.forget_all();
         assert_eq!((l.derived(0), l.get(0).len()), (None, 0));
+        assert_eq!(
+            (l.known(5), l.get(5).len(), l.aside(5).len()),
+            (false, 0, 0)
+        );
+        // Known again after being forgotten one by one: forgotten with
+        // the rest.
+        l.put(5, vec![7], true);
+        l.forget(5);
+        l.put(5, vec![8], true);
+        l.forget_all();
+        assert!(!l.known(5));
     }
 }
