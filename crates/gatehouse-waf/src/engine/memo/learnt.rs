@@ -167,8 +167,7 @@ impl Memo {
                 unknown.push(id);
                 continue;
             }
-            let set = self.excluded_id(id as usize);
-            emptied = !self.intersect_step(all, set, first);
+            emptied = !self.intersect_excluded(all, id as usize, first);
             first = false;
             if emptied {
                 break;
@@ -183,6 +182,26 @@ impl Memo {
             self.subs.set_aside(r, unknown.into_iter());
         }
         all
+    }
+
+    /// [`Memo::intersect_step`] with value `id`'s excluded set, read where
+    /// it is: a set only recalled is not copied into the arena first.
+    fn intersect_excluded(&mut self, all: u32, id: usize, first: bool) -> bool {
+        let recalled = match self.states.get(id) {
+            Some(state) if state.excluded.is_none() => state.known.clone(),
+            _ => None,
+        };
+        let Some(src) = recalled.as_ref().and_then(|k| k.excluded.as_deref()) else {
+            let set = self.excluded_id(id);
+            return self.intersect_step(all, set, first);
+        };
+        let dst = self.bitset_mut(all);
+        if first {
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
+        } else {
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d &= s);
+        }
+        true
     }
 
     /// Whether value `id` is kept for later requests (what they learn of
