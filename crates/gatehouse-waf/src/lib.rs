@@ -5,6 +5,7 @@
 pub mod collection;
 pub mod compile;
 pub mod engine;
+mod hash;
 pub mod load;
 pub mod operator;
 pub mod parse;

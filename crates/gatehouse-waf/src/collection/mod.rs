@@ -81,32 +81,17 @@ pub struct Collection {
 }
 
 /// Collection names are short and not attacker-chosen in bulk (TX names
-/// come from rules), so a simple multiply-rotate hash, eight bytes a
-/// step, beats SipHash here.
+/// come from rules), so the engine's content hash beats SipHash here.
 #[derive(Default)]
 pub struct NameHasher(u64);
 
 impl Hasher for NameHasher {
     fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
+        self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut h = self.0 ^ bytes.len() as u64;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        self.0 = h;
+        self.0 = crate::hash::content_hash(self.0, bytes);
     }
 }
 

@@ -7,6 +7,7 @@ pub(super) use super::lists::Lists;
 use super::prefilter::Prefilter;
 use super::recall::{Known, Recall, MAX_LEN};
 use super::KeyHasher;
+pub(super) use crate::hash::content_hash;
 use crate::transform::{byte_classes, class, Transform};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -157,22 +158,6 @@ fn push_span(arena: &mut Vec<u8>, value: &[u8]) -> Span {
         start,
         len: index(value.len()),
     }
-}
-
-/// A content hash, eight bytes a step (the scan cache's, and with the
-/// engine's seed the recall's).
-pub(super) fn content_hash(seed: u64, value: &[u8]) -> u64 {
-    let mut h: u64 = seed ^ value.len() as u64;
-    let mut chunks = value.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    h ^ (h >> 29)
 }
 
 fn index(n: usize) -> u32 {
