@@ -289,10 +289,11 @@ impl Transaction {
             let mut test = LinkTest::new(self, second);
             let remember = self.engine.remembers();
             let mut facts = shape.facts.lock().unwrap_or_else(|e| e.into_inner());
-            let argument = test.argument().map(<[u8]>::to_vec);
-            if facts.argument != argument {
+            // (Copied only when it changed, not on every request.)
+            let argument = test.argument();
+            if facts.argument.as_deref() != argument {
                 facts.by_value.clear();
-                facts.argument = argument;
+                facts.argument = argument.map(<[u8]>::to_vec);
             }
             let (mut name, mut text) = (Vec::new(), Vec::new());
             let mut each = |value: super::targets::Value<'_>| {

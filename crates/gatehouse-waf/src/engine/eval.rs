@@ -573,13 +573,8 @@ impl<'a> LinkTest<'a> {
 
     /// Whether the link matches `candidate` (negation applied).
     pub(super) fn test(&mut self, candidate: &[u8]) -> bool {
-        let (tx, link) = (self.tx, self.link);
-        let argument = self.argument.get_or_insert_with(|| {
-            link.operator
-                .needs_expansion()
-                .then(|| tx.expand(&link.argument))
-        });
-        let hit = match argument {
+        let link = self.link;
+        let hit = match self.argument() {
             Some(arg) => link.operator.matches_expanded(candidate, arg),
             None => link.operator.matches(candidate, None),
         };
