@@ -405,6 +405,32 @@ fn rules_decided_by_settled_tx_behave_as_if_evaluated() {
 }
 
 #[test]
+fn negated_rules_over_values_the_request_lacks_do_not_match() {
+    // A header the client did not send gives the link no value: negated
+    // or not, it matches nothing, while a sent one is tested as written.
+    let e = engine(
+        "SecRule REQUEST_HEADERS:X-Len \"!@rx ^\\d+$\" \"id:1,phase:1,deny,status:401\"\n\
+         SecRule ARGS:missing|REQUEST_HEADERS:X-Other \"!@streq x\" \"id:2,phase:2,deny,status:402\"\n\
+         SecRule &REQUEST_HEADERS:X-Len \"@eq 0\" \"id:3,phase:2,pass,nolog,setvar:tx.no_len=1\"\n",
+    );
+    let with = |uri, headers: &[(&'static str, &'static str)]| {
+        let mut r = get(uri);
+        r.headers.extend_from_slice(headers);
+        run(&e, &r)
+    };
+    for _ in 0..2 {
+        let tx = with("/", &[]);
+        assert_eq!(status(&tx), None);
+        assert_eq!(tx.tx("no_len"), Some(&b"1"[..]), "a count has a value");
+        assert_eq!(status(&with("/", &[("X-Len", "abc")])), Some(401));
+        assert_eq!(status(&with("/", &[("X-Len", "12")])), None);
+        assert_eq!(status(&with("/", &[("X-Other", "y")])), Some(402));
+        assert_eq!(status(&with("/?missing=y", &[])), Some(402));
+        assert_eq!(status(&with("/?missing=x", &[("X-Other", "x")])), None);
+    }
+}
+
+#[test]
 fn settled_rules_with_tx_actions_add_what_the_request_scored() {
     // The CRS's score sums: gates that match on every request, whose
     // actions read what this request scored.
@@ -424,6 +450,26 @@ fn settled_rules_with_tx_actions_add_what_the_request_scored() {
         assert_eq!(tx.tx("sum"), Some(&b"1"[..]));
         assert_eq!(tx.tx("seen"), Some(&b"0"[..]));
         assert_eq!(status(&tx), None);
+    }
+    // `SecAction`s after the request's rules that reset and add up what
+    // it scored (the CRS's 949059 and 980099), in phases 2 and 5.
+    let e = engine(&format!(
+        "{}SecAction \"id:6,phase:2,pass,nolog,setvar:tx.total=9\"\n\
+         SecAction \"id:7,phase:2,pass,nolog,setvar:tx.total=%{{tx.part}},setvar:tx.total=+%{{tx.sum}}\"\n\
+         SecRule TX:total \"@ge 11\" \"id:8,phase:2,deny,status:419\"\n\
+         SecAction \"id:9,phase:5,pass,nolog,setvar:tx.last=%{{tx.total}},setvar:tx.last=+1\"\n{}",
+        rules.split("SecRule TX:sum").next().unwrap_or_default(),
+        "SecRule TX:sum \"@ge 6\" \"id:5,phase:2,deny,status:418\"\n"
+    ));
+    for _ in 0..2 {
+        let tx = run(&e, &get("/?q=evil"));
+        assert_eq!(tx.tx("total"), Some(&b"11"[..]));
+        assert_eq!(status(&tx), Some(419));
+        let mut tx = run(&e, &get("/?q=fine"));
+        assert_eq!(tx.tx("total"), Some(&b"1"[..]));
+        assert_eq!(status(&tx), None);
+        tx.logging();
+        assert_eq!(tx.tx("last"), Some(&b"2"[..]));
     }
 }
 

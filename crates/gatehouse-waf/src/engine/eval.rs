@@ -207,6 +207,9 @@ impl Transaction {
                 }
             }
         }
+        if self.first_list_empty(engine, rule, at, memo) {
+            return false;
+        }
         let shape = engine.capture_chains.get(usize::from(at.0) - 1);
         if let Some(Some(shape)) = shape.and_then(|p| p.get(at.1)) {
             self.rule = Some(at);
@@ -216,6 +219,29 @@ impl Transaction {
             }
         }
         self.eval_rule(engine, rule, at, memo)
+    }
+
+    /// Whether the rule's first link reads request data that has no value
+    /// on this request (a header the client did not send): a link with no
+    /// value matches nothing, negated or not, so the rule cannot match.
+    fn first_list_empty(
+        &self,
+        engine: &Engine,
+        rule: &CompiledRule,
+        at: (u8, usize),
+        memo: &mut Memo,
+    ) -> bool {
+        let (infos, _) = engine.table.rule(usize::from(at.0) - 1, at.1);
+        let (Some(info), Some(link)) = (infos.first(), rule.links.first()) else {
+            return false;
+        };
+        match (info.group, info.chain) {
+            (Some((g, _)), Some(_)) => {
+                self.group_values(engine, g as usize, link, memo)
+                    && memo.groups.get(g as usize).is_empty()
+            }
+            _ => false,
+        }
     }
 
     /// What a match of a `Settled::Acts` rule does: each link's actions,

@@ -9,6 +9,7 @@ use super::prefix::{macros_all, names_tx_entry, passes};
 use super::Transaction;
 use crate::collection::has_macros;
 use crate::compile::{CompiledRule, Key, Link, Var};
+use crate::operator::Operator;
 use std::collections::HashSet;
 
 /// What a settled rule does on every request.
@@ -20,7 +21,8 @@ pub(super) enum Settled {
     /// `skipAfter`) remains.
     Always,
     /// Every link matches, one value each, and its actions read TX alone
-    /// (the CRS's score sums, `setvar:tx.blocking_inbound_anomaly_score=+%{tx.inbound_anomaly_score_pl1}`):
+    /// (the CRS's score sums, `setvar:tx.blocking_inbound_anomaly_score=+%{tx.inbound_anomaly_score_pl1}`,
+    /// and its `SecAction`s that reset or add them up):
     /// they run without the links being evaluated.
     Acts,
 }
@@ -81,10 +83,14 @@ fn tx_name(target: &str) -> Option<&str> {
     collection.eq_ignore_ascii_case("tx").then_some(name)
 }
 
-/// A link that reads named TX entries nobody writes, with a fixed argument.
+/// A link that reads named TX entries nobody writes, with a fixed
+/// argument, or reads nothing at all (`SecAction`: one empty value that
+/// always matches).
 fn reads_settled_tx(l: &Link, written: &Written) -> bool {
-    !l.variables.is_empty()
-        && !has_macros(&l.argument)
+    if l.variables.is_empty() {
+        return !l.negated && matches!(l.operator, Operator::UnconditionalMatch);
+    }
+    !has_macros(&l.argument)
         && l.variables.iter().all(|v| {
             v.var == Var::Tx
                 && v.exclusions.is_empty()
@@ -167,7 +173,7 @@ impl Transaction {
                 .all(|l| no_actions(l) && reads_settled_tx(l, written));
         let acts_only = !rule.log
             && rule.links.iter().all(|l| {
-                l.variables.len() == 1
+                l.variables.len() <= 1
                     && !l.capture
                     && reads_settled_tx(l, written)
                     && tx_macros_only(l)
