@@ -176,6 +176,40 @@ impl Collection {
         );
     }
 
+    /// Adds `delta` to the number `name` holds (0 when it is absent or
+    /// expired), saturating, in one look-up: the CRS adds to its scores
+    /// on every request. An entry keeps its expiry, as with
+    /// [`Collection::set`].
+    pub fn add_int(&mut self, name: &str, interned: Option<&Arc<str>>, delta: i64, now: u64) {
+        let lower;
+        let name = if interned.is_none() && name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = name.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            name
+        };
+        let mut digits = [0u8; 20];
+        if let Some(e) = self.entries.get_mut(name) {
+            let live = e.expires_at.is_none_or(|t| t > now);
+            let current = if live { to_int(e.value.as_slice()) } else { 0 };
+            e.value
+                .set(int_text(current.saturating_add(delta), &mut digits));
+            return;
+        }
+        let key = match interned {
+            Some(key) => key.clone(),
+            None => Arc::from(name),
+        };
+        let value = Bytes::new(int_text(delta, &mut digits));
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                expires_at: None,
+            },
+        );
+    }
+
     /// `expirevar`: `name` disappears `seconds` after `now`.
     pub fn expire(&mut self, name: &str, seconds: u64, now: u64) {
         if let Some(e) = self.entries.get_mut(name.to_ascii_lowercase().as_str()) {
@@ -218,6 +252,29 @@ impl Collection {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// `n` in decimal, written into `buf` (20 bytes hold any `i64`).
+fn int_text(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        if let Some(d) = buf.get_mut(at) {
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        if let Some(d) = buf.get_mut(at) {
+            *d = b'-';
+        }
+    }
+    buf.get(at..).unwrap_or_default()
 }
 
 /// Integer value of a collection entry or operand, as ModSecurity reads
@@ -280,6 +337,33 @@ mod tests {
             assert_eq!(c.get("k", 0), Some(&v[..]), "set, {len} bytes");
         }
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn integers_are_added_in_place_as_text() {
+        let mut c = Collection::new();
+        let key: Arc<str> = Arc::from("score");
+        c.add_int("score", Some(&key), 5, 0);
+        c.add_int("SCORE", None, -7, 0);
+        assert_eq!(c.get("score", 0), Some(&b"-2"[..]));
+        c.set("n", b"12abc".to_vec());
+        c.add_int("n", None, i64::MAX, 0);
+        assert_eq!(c.get("n", 0), Some(i64::MAX.to_string().as_bytes()));
+        c.set("m", b"-9223372036854775807".to_vec());
+        c.add_int("m", None, -5, 0);
+        assert_eq!(c.get("m", 0), Some(i64::MIN.to_string().as_bytes()));
+        // An expired entry counts from 0 and keeps its expiry.
+        c.set("old", b"40".to_vec());
+        c.expire("old", 10, 100);
+        c.add_int("old", None, 2, 105);
+        assert_eq!(c.get("old", 105), Some(&b"42"[..]));
+        c.add_int("old", None, 3, 110);
+        assert_eq!(c.get("old", 109), Some(&b"3"[..]));
+        assert_eq!(c.get("old", 110), None, "still expired");
+        for n in [0i64, 7, -1, 10, 99, -100, 123_456_789] {
+            let mut buf = [0u8; 20];
+            assert_eq!(int_text(n, &mut buf), n.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -102,24 +102,12 @@ impl SetVar {
             SetVarOp::SetOne => target.set_bytes(name, self.key.as_ref(), b"1"),
             SetVarOp::Set(_) => target.set_bytes(name, self.key.as_ref(), operand),
             SetVarOp::Add(_) | SetVarOp::Sub(_) => {
-                let current = target.get(name, now).map_or(0, to_int);
                 let delta = to_int(operand);
-                let next = if matches!(self.op, SetVarOp::Add(_)) {
-                    current.saturating_add(delta)
-                } else {
-                    current.saturating_sub(delta)
+                let delta = match self.op {
+                    SetVarOp::Add(_) => delta,
+                    _ => delta.saturating_neg(),
                 };
-                // Formatted on the stack: no allocation for a score update.
-                let mut buf = [0u8; 24];
-                let mut out = &mut buf[..];
-                let written = std::io::Write::write_fmt(&mut out, format_args!("{next}"))
-                    .map(|()| 24 - out.len())
-                    .unwrap_or(0);
-                target.set_bytes(
-                    name,
-                    self.key.as_ref(),
-                    buf.get(..written).unwrap_or_default(),
-                );
+                target.add_int(name, self.key.as_ref(), delta, now);
             }
         }
     }
