@@ -431,6 +431,30 @@ fn negated_rules_over_values_the_request_lacks_do_not_match() {
 }
 
 #[test]
+fn a_chain_is_passed_over_by_a_later_link_only_when_those_before_act_on_nothing() {
+    // The CRS's 920250: a TX gate without actions, then a link over the
+    // arguments that benign values refute. With an action on the gate,
+    // the gate runs on every request, whatever the link after it does.
+    for (gate, seen) in [("", None), (",setvar:tx.seen=+1", Some(&b"1"[..]))] {
+        let e = engine(&format!(
+            "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.on=1\"\n\
+             SecRule TX:on \"@eq 1\" \"id:2,phase:2,deny,status:418,chain{gate}\"\n\
+                 SecRule ARGS \"@contains evil\" \"t:lowercase\"\n"
+        ));
+        for _ in 0..3 {
+            let tx = run(&e, &get("/?q=fine&r=good"));
+            assert_eq!(status(&tx), None, "{gate}");
+            assert_eq!(tx.tx("seen"), seen, "{gate}");
+            assert_eq!(
+                status(&run(&e, &get("/?q=fine&r=EVIL"))),
+                Some(418),
+                "{gate}"
+            );
+        }
+    }
+}
+
+#[test]
 fn settled_rules_with_tx_actions_add_what_the_request_scored() {
     // The CRS's score sums: gates that match on every request, whose
     // actions read what this request scored.

@@ -191,11 +191,12 @@ impl Transaction {
                         return false;
                     }
                 }
-                // No value of the list can match the first link, as far
-                // as this and earlier requests learnt.
+                // No value of the list can match the link, as far as this
+                // and earlier requests learnt.
                 let group = engine.pair_groups.get(hot.pair as usize).copied();
                 let f = engine.prefilter.as_ref();
-                if let (Some(g), Some(link), Some(f)) = (group, rule.links.first(), f) {
+                let link = rule.links.get(usize::from(hot.link));
+                if let (Some(g), Some(link), Some(f)) = (group, link, f) {
                     let g = g as usize;
                     if let Some(e) = self.group_excluded_set(engine, g, link, memo) {
                         if prefilter::has(memo.bitset(e), hot.slot)

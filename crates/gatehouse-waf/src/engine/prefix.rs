@@ -30,11 +30,14 @@ pub(super) struct Prefix {
 /// What a rule visit looks at first, in one dense table per phase so the
 /// rules a request passes over cost a read each, not a walk through
 /// their links: its settled outcome, and the (target list, chain) pair,
-/// chain and literal slot of a first link the prefilter can rule out.
+/// chain and literal slot of a link the prefilter can rule out: the
+/// first, or a later one when the links before it act on nothing (the
+/// CRS's 920250 opens with a TX gate, then reads the arguments), since
+/// the rule matches only if that link does.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Hot {
     pub settled: Option<Settled>,
-    /// `NONE` when the first link has no such check.
+    /// `NONE` when no link has such a check.
     pub pair: u32,
     pub chain: u32,
     pub slot: u32,
@@ -42,6 +45,8 @@ pub(super) struct Hot {
     /// for `multiMatch`, whose forms on the way the union does not see);
     /// the values' remembered misses always may.
     pub union: bool,
+    /// Which link of the rule the check is for.
+    pub link: u8,
 }
 
 impl Hot {
@@ -54,6 +59,7 @@ impl Hot {
         chain: 0,
         slot: 0,
         union: false,
+        link: 0,
     };
 }
 
@@ -227,7 +233,7 @@ impl Engine {
             (0..self.rules.phase(p as u8 + 1).len())
                 .map(|at| Hot {
                     settled: settled.get(at).copied().flatten(),
-                    ..self.first_link_check(p, at).unwrap_or(Hot::UNCHECKED)
+                    ..self.link_check(p, at).unwrap_or(Hot::UNCHECKED)
                 })
                 .collect()
         });
@@ -242,22 +248,34 @@ impl Engine {
 }
 
 impl Engine {
-    /// The check of rule `at`'s first link (its `settled` left to the
+    /// The check of a link of rule `at` (its `settled` left to the
     /// caller) when its target list's bits or remembered misses alone can
-    /// rule the rule out (what `eval_rule` checks first).
-    fn first_link_check(&self, p: usize, at: usize) -> Option<Hot> {
-        let link = self.rules.phase(p as u8 + 1).get(at)?.links.first()?;
-        if link.negated || self.prefilter.is_none() {
-            return None;
+    /// rule the rule out (what `eval_rule` checks first): the first link
+    /// with one, among the first and those after links without actions
+    /// (evaluated or not, such links change nothing).
+    fn link_check(&self, p: usize, at: usize) -> Option<Hot> {
+        self.prefilter.as_ref()?;
+        let rule = self.rules.phase(p as u8 + 1).get(at)?;
+        let infos = self.table.rule(p, at).0;
+        for (i, (link, info)) in rule.links.iter().zip(infos).enumerate() {
+            let check = (!link.negated)
+                .then_some(())
+                .and_then(|()| Some((info.group?.1, info.chain?, info.slot?)));
+            if let Some((pair, chain, slot)) = check {
+                return Some(Hot {
+                    settled: None,
+                    pair,
+                    chain,
+                    slot,
+                    union: !link.multi_match,
+                    link: u8::try_from(i).ok()?,
+                });
+            }
+            if !super::settled::no_actions(link) {
+                return None;
+            }
         }
-        let first = self.table.rule(p, at).0.first()?;
-        Some(Hot {
-            settled: None,
-            pair: first.group?.1,
-            chain: first.chain?,
-            slot: first.slot?,
-            union: !link.multi_match,
-        })
+        None
     }
 }
 

@@ -111,7 +111,7 @@ fn tx_macros_only(l: &Link) -> bool {
         && l.initcols.iter().all(|(_, key)| tx_only(key))
 }
 
-fn no_actions(l: &Link) -> bool {
+pub(super) fn no_actions(l: &Link) -> bool {
     !l.capture
         && l.setvars.is_empty()
         && l.expirevars.is_empty()
