@@ -164,11 +164,13 @@ fn expiry_is_shared_and_a_stale_timer_does_not_hide_a_new_value() {
     let (a, b) = (node(&rt, settings(&server)), node(&rt, settings(&server)));
     let key = "gatehouse:ip:10.0.0.2";
     add(&a, "10.0.0.2", 2);
+    // (Three seconds: `now` is whole seconds, so a one-second timer could
+    // run out a millisecond after it was set, before the next check.)
     let t = now();
     a.update("ip", "10.0.0.2", t, &mut |c| {
-        c.expire("login_attempt", 1, t)
+        c.expire("login_attempt", 3, t)
     });
-    let at = (t + 1).to_string();
+    let at = (t + 3).to_string();
     assert!(eventually(|| server
         .hget(key, "__expire_login_attempt")
         .as_deref()
