@@ -525,6 +525,34 @@ fn names_made_by_macros_and_read_back_by_key_regex() {
 }
 
 #[test]
+fn key_regexes_select_tx_names_from_the_opening_rules_and_added_since() {
+    // TX starts from what the opening rules left; a key regex then reads
+    // those names and any the request added, removed or added again.
+    let e = engine(
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.pick_a=1,setvar:tx.pick_b=2,setvar:tx.other=3\"\n\
+         SecRule ARGS:add \"@rx ^(\\w+)$\" \"id:2,phase:1,pass,nolog,capture,setvar:tx.pick_%{tx.1}=9\"\n\
+         SecRule ARGS:drop \"@streq b\" \"id:3,phase:1,pass,nolog,setvar:!tx.pick_b\"\n\
+         SecRule ARGS:again \"@streq b\" \"id:4,phase:1,pass,nolog,setvar:tx.pick_b=5\"\n\
+         SecRule TX:/^PICK_/ \"@ge 0\" \"id:5,phase:2,pass,nolog,setvar:tx.sum=+%{MATCHED_VAR}\"\n\
+         SecRule &TX:/^pick_/ \"@eq 3\" \"id:6,phase:2,pass,nolog,setvar:tx.three=1\"\n",
+    );
+    for _ in 0..2 {
+        for (uri, sum, three) in [
+            ("/", "3", None),
+            ("/?add=c", "12", Some(&b"1"[..])),
+            ("/?add=a", "11", None),
+            ("/?drop=b", "1", None),
+            ("/?drop=b&again=b", "6", None),
+            ("/?drop=b&add=d", "10", None),
+        ] {
+            let tx = run(&e, &get(uri));
+            assert_eq!(tx.tx("sum"), Some(sum.as_bytes()), "{uri}");
+            assert_eq!(tx.tx("three"), three, "{uri}");
+        }
+    }
+}
+
+#[test]
 fn rules_capturing_into_their_own_tx_names_behave_as_written() {
     // The 920450 shape is tested value by value when no other rule can see
     // its TX names but through a key regex; the same rules plus one that

@@ -75,10 +75,24 @@ impl Bytes {
 
 /// One collection: an ordered-insensitive map of lowercase names to values.
 /// Names are shared (`Arc<str>`): a rule's `setvar` hands its own.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Collection {
     entries: HashMap<Arc<str>, Entry, BuildHasherDefault<NameHasher>>,
+    /// Names added since [`Collection::track_additions`], when called: a
+    /// transaction's TX starts as a copy of the same one every time, so a
+    /// key regex reads what it selected there plus these, instead of
+    /// testing every name.
+    added: Option<Vec<Arc<str>>>,
 }
+
+/// Equal entries (what was added when is not content).
+impl PartialEq for Collection {
+    fn eq(&self, other: &Collection) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for Collection {}
 
 /// Collection names are short and not attacker-chosen in bulk (TX names
 /// come from rules), so the engine's content hash beats SipHash here.
@@ -105,7 +119,33 @@ impl Collection {
     pub fn with_capacity(n: usize) -> Collection {
         Collection {
             entries: HashMap::with_capacity_and_hasher(n, Default::default()),
+            added: None,
         }
+    }
+
+    /// Records the names added from now on (see [`Collection::added`]).
+    pub fn track_additions(&mut self) {
+        self.added = Some(Vec::new());
+    }
+
+    /// Names added since [`Collection::track_additions`], oldest first,
+    /// including any removed since (and repeated if added again); `None`
+    /// when not tracked.
+    pub fn added(&self) -> Option<&[Arc<str>]> {
+        self.added.as_deref()
+    }
+
+    fn insert(&mut self, key: Arc<str>, value: Bytes) {
+        if let Some(added) = &mut self.added {
+            added.push(key.clone());
+        }
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                expires_at: None,
+            },
+        );
     }
 
     /// The value of `name` at time `now`, if it exists and has not expired.
@@ -135,15 +175,7 @@ impl Collection {
         let key = name.to_ascii_lowercase();
         match self.entries.get_mut(key.as_str()) {
             Some(e) => e.value = Bytes::from_vec(value),
-            None => {
-                self.entries.insert(
-                    Arc::from(key),
-                    Entry {
-                        value: Bytes::from_vec(value),
-                        expires_at: None,
-                    },
-                );
-            }
+            None => self.insert(Arc::from(key), Bytes::from_vec(value)),
         }
     }
 
@@ -167,13 +199,7 @@ impl Collection {
             None if !name.bytes().any(|b| b.is_ascii_uppercase()) => Arc::from(name),
             None => return self.set(name, value.to_vec()),
         };
-        self.entries.insert(
-            key,
-            Entry {
-                value: Bytes::new(value),
-                expires_at: None,
-            },
-        );
+        self.insert(key, Bytes::new(value));
     }
 
     /// Adds `delta` to the number `name` holds (0 when it is absent or
@@ -200,14 +226,7 @@ impl Collection {
             Some(key) => key.clone(),
             None => Arc::from(name),
         };
-        let value = Bytes::new(int_text(delta, &mut digits));
-        self.entries.insert(
-            key,
-            Entry {
-                value,
-                expires_at: None,
-            },
-        );
+        self.insert(key, Bytes::new(int_text(delta, &mut digits)));
     }
 
     /// `expirevar`: `name` disappears `seconds` after `now`.

@@ -244,7 +244,9 @@ impl Engine {
             // (The prefix's TX has room for the names rules write: its
             // copy grows no further on most requests.)
             Some(p) => {
-                let mut t = self.bare_transaction(input, unique_id, p.tx.clone());
+                let mut tx = p.tx.clone();
+                tx.track_additions();
+                let mut t = self.bare_transaction(input, unique_id, tx);
                 t.highest_severity = p.highest_severity;
                 t
             }

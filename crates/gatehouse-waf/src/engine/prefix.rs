@@ -8,7 +8,7 @@ use super::memo::Memo;
 use super::settled::Settled;
 use super::{Engine, Transaction};
 use crate::collection::{Collection, Macro};
-use crate::compile::{CompiledRule, Disruptive, Link, Var};
+use crate::compile::{CompiledRule, Disruptive, Key, Link, Var};
 use crate::parse::EngineMode;
 use crate::request::RequestInput;
 use std::sync::Arc;
@@ -25,6 +25,20 @@ pub(super) struct Prefix {
     pub deferred: Vec<usize>,
     /// Per phase and rule, what decides it before evaluation (see `Hot`).
     pub hot: [Vec<Hot>; 5],
+    /// Per `TX:/regex/` selector of the rules (by pattern): the names of
+    /// `tx` it selects. A transaction's TX starts as `tx`, so the names a
+    /// selector may pick are these and the ones added since.
+    pub tx_selected: Vec<(String, Vec<String>)>,
+}
+
+impl Prefix {
+    /// The names of the prefix's TX that the key regex `pattern` selects.
+    pub fn tx_selected(&self, pattern: &str) -> Option<&[String]> {
+        self.tx_selected
+            .iter()
+            .find(|(p, _)| p == pattern)
+            .map(|(_, names)| names.as_slice())
+    }
 }
 
 /// What a rule visit looks at first, in one dense table per phase so the
@@ -237,7 +251,19 @@ impl Engine {
                 })
                 .collect()
         });
+        let tx_selected = tx_key_regexes(&self.rules)
+            .into_iter()
+            .map(|re| {
+                let names =
+                    t.tx.entries()
+                        .filter(|(name, _, _)| re.is_match(name.as_bytes()))
+                        .map(|(name, _, _)| name.to_string())
+                        .collect();
+                (re.as_str().to_string(), names)
+            })
+            .collect();
         Some(Prefix {
+            tx_selected,
             tx: std::mem::take(&mut t.tx),
             highest_severity: t.highest_severity,
             resume: i,
@@ -245,6 +271,23 @@ impl Engine {
             hot,
         })
     }
+}
+
+/// The key regexes of the rules' `TX:/regex/` selectors, each once.
+fn tx_key_regexes(rules: &crate::compile::RuleSet) -> Vec<&crate::compile::KeyRegex> {
+    let mut out: Vec<&crate::compile::KeyRegex> = Vec::new();
+    for phase in &rules.phases {
+        for rule in phase {
+            for v in rule.links.iter().flat_map(|l| &l.variables) {
+                if let (Var::Tx, Some(Key::Regex(re))) = (&v.var, &v.selector) {
+                    if !out.iter().any(|o| o.as_str() == re.as_str()) {
+                        out.push(re);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 impl Engine {

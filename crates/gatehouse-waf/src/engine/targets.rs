@@ -373,11 +373,24 @@ impl Transaction {
             return;
         }
         // Selected first: a regex selector picks a few of TX's many keys.
-        let mut entries: Vec<(&str, &[u8])> = c
-            .iter(self.now)
-            .filter(|(k, _)| selected(r, extra, k.as_bytes()))
-            .collect();
+        let mut entries: Vec<(&str, &[u8])> = match self.tx_candidates(c, r) {
+            // Only the names it selected in the prefix's TX, and those
+            // added since, can be selected.
+            Some((base, added)) => base
+                .iter()
+                .map(String::as_str)
+                .chain(added.iter().map(AsRef::as_ref))
+                .filter(|k| selected(r, extra, k.as_bytes()))
+                .filter_map(|k| Some((k, c.get_lowercase(k, self.now)?)))
+                .collect(),
+            None => c
+                .iter(self.now)
+                .filter(|(k, _)| selected(r, extra, k.as_bytes()))
+                .collect(),
+        };
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        // (A name removed and added again is listed twice.)
+        entries.dedup_by(|a, b| a.0 == b.0);
         for (k, value) in entries {
             out(Value {
                 collection: name,
@@ -386,6 +399,24 @@ impl Transaction {
                 stable: false,
             });
         }
+    }
+
+    /// For a `TX:/regex/` selector on this transaction's TX: the names it
+    /// selected in the prefix's TX, and the names added since.
+    fn tx_candidates<'s>(
+        &'s self,
+        c: &'s Collection,
+        r: &VariableRef,
+    ) -> Option<(&'s [String], &'s [std::sync::Arc<str>])> {
+        let (Var::Tx, Some(Key::Regex(re))) = (&r.var, &r.selector) else {
+            return None;
+        };
+        if !std::ptr::eq(c, &self.tx) {
+            return None;
+        }
+        let added = c.added()?;
+        let prefix = self.engine.prefix.get()?.as_ref()?;
+        Some((prefix.tx_selected(re.as_str())?, added))
     }
 
     /// Keys `ctl:ruleRemoveTargetById/ByTag` removed for this rule and
