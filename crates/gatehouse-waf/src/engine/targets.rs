@@ -373,7 +373,7 @@ impl Transaction {
             return;
         }
         // Selected first: a regex selector picks a few of TX's many keys.
-        let mut entries: Vec<(&str, &[u8])> = match self.tx_candidates(c, r) {
+        let mut entries: Vec<(&str, &[u8])> = match self.tx_candidates(r) {
             // Only the names it selected in the prefix's TX, and those
             // added since, can be selected.
             Some((base, added)) => base
@@ -401,20 +401,13 @@ impl Transaction {
         }
     }
 
-    /// For a `TX:/regex/` selector on this transaction's TX: the names it
-    /// selected in the prefix's TX, and the names added since.
-    fn tx_candidates<'s>(
-        &'s self,
-        c: &'s Collection,
-        r: &VariableRef,
-    ) -> Option<(&'s [String], &'s [std::sync::Arc<str>])> {
+    /// For a `TX:/regex/` selector (read from this transaction's TX): the
+    /// names it selected in the prefix's TX, and the names added since.
+    fn tx_candidates(&self, r: &VariableRef) -> Option<(&[String], &[std::sync::Arc<str>])> {
         let (Var::Tx, Some(Key::Regex(re))) = (&r.var, &r.selector) else {
             return None;
         };
-        if !std::ptr::eq(c, &self.tx) {
-            return None;
-        }
-        let added = c.added()?;
+        let added = self.tx.added()?;
         let prefix = self.engine.prefix.get()?.as_ref()?;
         Some((prefix.tx_selected(re.as_str())?, added))
     }
