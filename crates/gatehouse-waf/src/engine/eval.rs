@@ -198,12 +198,8 @@ impl Transaction {
                 let link = rule.links.get(usize::from(hot.link));
                 if let (Some(g), Some(link), Some(f)) = (group, link, f) {
                     let g = g as usize;
-                    if let Some(e) = self.group_excluded_set(engine, g, link, memo) {
-                        if prefilter::has(memo.bitset(e), hot.slot)
-                            && self.unknown_lack(g, hot.chain, link, (f, hot.slot), memo)
-                        {
-                            return false;
-                        }
+                    if self.group_refuted(engine, g, (link, hot.chain), (f, hot.slot), memo) {
+                        return false;
                     }
                 }
             }

@@ -58,14 +58,9 @@ impl Transaction {
         for (i, (v, r)) in link.variables.iter().zip(refs).enumerate() {
             let variable = u16::try_from(i).unwrap_or(u16::MAX);
             let r = *r as usize;
-            if !memo.subs.known(r) {
-                let mut sub = memo.subs.buffer(r);
-                let stable = self.sub_values(v, memo, &mut sub);
-                memo.subs.put(r, sub, stable);
-                if !stable {
-                    memo.groups.put(g, out, false);
-                    return false;
-                }
+            if !self.sub_known(v, r, memo) {
+                memo.groups.put(g, out, false);
+                return false;
             }
             out.extend(
                 memo.subs
@@ -95,7 +90,10 @@ impl Transaction {
             }
             let id = match v.var {
                 Var::RequestBody => memo.body_id(&value.value),
-                _ => memo.id_kept(&value.value, !value.is_credential()),
+                // (Only a header is a credential: no name compared for
+                // the other variables.)
+                Var::RequestHeaders => memo.id_kept(&value.value, !value.is_credential()),
+                _ => memo.id_kept(&value.value, true),
             } as u32;
             let key = value.key.as_ref().map(|k| memo.id(k) as u32);
             out.push((id, key));
@@ -127,12 +125,8 @@ impl Transaction {
         let remembers = memo.remembers();
         // (For `multiMatch` too: its slot is excluded only by a miss.)
         if let (Some((f, slot)), false, true) = (filter, link.negated, remembers) {
-            if let Some(e) = self.excluded_of(g, true, f, memo) {
-                if prefilter::has(memo.bitset(e), slot)
-                    && self.unknown_lack(g, c, link, (f, slot), memo)
-                {
-                    return None;
-                }
+            if self.group_refuted(&self.engine.clone(), g, (link, c), (f, slot), memo) {
+                return None;
             }
         }
         if let (Some((f, slot)), false) = (filter, link.negated || link.multi_match || always) {
@@ -203,10 +197,39 @@ impl Transaction {
         keys.iter().any(|k| !k.is_empty()).then_some(keys)
     }
 
+    /// Whether no value of group `g` (whose variables are `link`'s) can
+    /// match `link`'s slot, as far as this and earlier requests learnt:
+    /// the slot is in the group's excluded set, and no value of its
+    /// variables that is not remembered holds the slot's literal through
+    /// the link's chain.
+    pub(super) fn group_refuted(
+        &mut self,
+        engine: &Engine,
+        g: usize,
+        (link, chain): (&Link, u32),
+        (f, slot): (&Prefilter, u32),
+        memo: &mut Memo,
+    ) -> bool {
+        let Some(set) = self.group_excluded_set(engine, g, link, memo) else {
+            return false;
+        };
+        prefilter::has(memo.bitset(set), slot)
+            && engine.group_refs.get(g).is_some_and(|refs| {
+                refs.iter()
+                    .all(|&r| self.unknown_lack(r as usize, chain, link, (f, slot), memo))
+            })
+    }
+
     /// The slots no value of group `g` (whose variables are `link`'s) can
     /// match, as far as this and earlier requests learnt: a set in the
-    /// memo, made once per phase.
-    pub(super) fn group_excluded_set(
+    /// memo, made once per phase from the sets of its variables (see
+    /// `Memo::sub_excluded`, each made once per phase however many groups
+    /// share it). Nothing is excluded when the group has no value, or one
+    /// that is not request data that stays put.
+    ///
+    /// Only the variables' lists are made, not the group's: most groups
+    /// a request reaches are ruled out by this set, and never evaluated.
+    fn group_excluded_set(
         &mut self,
         engine: &Engine,
         g: usize,
@@ -220,64 +243,52 @@ impl Transaction {
             return None;
         }
         let f = engine.prefilter.as_ref()?;
-        // Not request data that stays put: nothing is excluded, and the
-        // list is not made again for the group's next rule.
-        let stable = self.group_values(engine, g, link, memo);
-        self.excluded_of(g, stable, f, memo)
-    }
-
-    /// Group `g`'s excluded set, made once per phase from the sets of its
-    /// variables (each made once per phase, however many groups share
-    /// it); nothing excluded unless its values are `stable`.
-    pub(super) fn excluded_of(
-        &mut self,
-        g: usize,
-        stable: bool,
-        f: &Prefilter,
-        memo: &mut Memo,
-    ) -> Option<u32> {
-        if let Some(Some(set)) = self.group_excluded.get(g) {
-            return Some(*set);
-        }
+        let refs = engine.group_refs.get(g)?;
         let all = memo.new_bitset(f);
-        let refs = self.engine.group_refs.get(g).filter(|_| stable);
         let mut first = true;
-        let mut unknown = Vec::new();
-        for &r in refs.into_iter().flatten() {
-            let r = r as usize;
-            // A variable without values adds none to the list.
-            if memo.subs.known(r) && memo.subs.get(r).is_empty() {
-                continue;
-            }
-            let set = memo.subs.known(r).then(|| memo.sub_excluded(r, f));
-            if !memo.intersect_step(all, set, first) {
-                unknown.clear();
+        for (v, r) in link.variables.iter().zip(refs) {
+            let r = *r as usize;
+            if !self.sub_known(v, r, memo) {
+                memo.and_bitset(all, None);
                 break;
             }
-            unknown.extend_from_slice(memo.subs.aside(r));
+            // A variable without values adds none to the list.
+            if memo.subs.get(r).is_empty() {
+                continue;
+            }
+            let set = memo.sub_excluded(r, f);
+            memo.intersect_step(all, Some(set), first);
             first = false;
         }
-        // (Kept beside the group's list, forgotten with it.)
-        memo.groups.set_aside(g, unknown.into_iter());
         *self.group_excluded.get_mut(g)? = Some(all);
         Some(all)
     }
 
-    /// Whether no value of group `g` that is not remembered (see
-    /// `Memo::sub_excluded`) holds the literal of `link`'s slot through
-    /// its chain: then, with the slot in the group's excluded set, the
-    /// link cannot match. A slot without literals, or a `multiMatch`
-    /// link (whose forms on the way the bits do not see), has only
-    /// remembered misses to go by.
-    pub(super) fn unknown_lack(
+    /// Makes variable `r`'s values (those of `v`) known in the memo;
+    /// `false` when one is not request data that stays put.
+    fn sub_known(&self, v: &VariableRef, r: usize, memo: &mut Memo) -> bool {
+        if memo.subs.known(r) {
+            return true;
+        }
+        let mut sub = memo.subs.buffer(r);
+        let stable = self.sub_values(v, memo, &mut sub);
+        memo.subs.put(r, sub, stable);
+        stable
+    }
+
+    /// Whether no value of variable `r` that is not remembered holds the
+    /// literal of `link`'s slot through its chain. A slot without
+    /// literals, or a `multiMatch` link (whose forms on the way the bits
+    /// do not see), has only remembered misses to go by.
+    fn unknown_lack(
         &self,
-        g: usize,
+        r: usize,
         chain: u32,
         link: &Link,
         (f, slot): (&Prefilter, u32),
         memo: &mut Memo,
     ) -> bool {
-        let unknown = memo.groups.aside(g).len();
+        let unknown = memo.subs.aside(r).len();
         if unknown == 0 {
             return true;
         }
@@ -286,7 +297,7 @@ impl Transaction {
         }
         let triggers = self.chain_triggers(chain);
         (0..unknown).all(|i| {
-            let Some(&id) = memo.groups.aside(g).get(i) else {
+            let Some(&id) = memo.subs.aside(r).get(i) else {
                 return false;
             };
             let b = memo.chain_bits(id, chain, triggers, &link.transforms, f);

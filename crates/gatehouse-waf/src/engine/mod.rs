@@ -398,8 +398,8 @@ pub struct Transaction {
     group_raw: Vec<Option<u32>>,
     /// Per target group: the slots every one of its remembered values
     /// refutes (a set in the memo; see `memo::ValueState::excluded`); its
-    /// values not remembered are set aside beside its list in the memo
-    /// (see `Transaction::unknown_lack`).
+    /// values not remembered are set aside beside their variables' lists
+    /// in the memo (see `Transaction::group_refuted`).
     group_excluded: Vec<Option<u32>>,
 }
 
