@@ -34,6 +34,10 @@ pub(super) struct ListedLink<'a> {
     pub key: Option<u32>,
 }
 
+/// Marks a group's excluded set (see `Transaction::group_excluded_set`)
+/// whose variables have values not remembered.
+const UNKNOWN: u32 = 1 << 31;
+
 /// What a link's values did: name and transformed value of each match.
 pub(super) type Matched = Vec<(String, Vec<u8>)>;
 
@@ -210,22 +214,22 @@ impl Transaction {
         (f, slot): (&Prefilter, u32),
         memo: &mut Memo,
     ) -> bool {
-        let Some(set) = self.group_excluded_set(engine, g, link, memo) else {
+        let Some(entry) = self.group_excluded_set(engine, g, link, memo) else {
             return false;
         };
-        prefilter::has(memo.bitset(set), slot)
-            && engine.group_refs.get(g).is_some_and(|refs| {
-                refs.iter()
-                    .all(|&r| self.unknown_lack(r as usize, chain, link, (f, slot), memo))
-            })
+        if !prefilter::has(memo.bitset(entry & !UNKNOWN), slot) {
+            return false;
+        }
+        entry & UNKNOWN == 0 || self.unknown_lack(g, chain, link, (f, slot), memo)
     }
 
     /// The slots no value of group `g` (whose variables are `link`'s) can
     /// match, as far as this and earlier requests learnt: a set in the
     /// memo, made once per phase from the sets of its variables (see
     /// `Memo::sub_excluded`, each made once per phase however many groups
-    /// share it). Nothing is excluded when the group has no value, or one
-    /// that is not request data that stays put.
+    /// share it), marked with [`UNKNOWN`] when a variable has values not
+    /// remembered. Nothing is excluded when the group has no value, or
+    /// one that is not request data that stays put.
     ///
     /// Only the variables' lists are made, not the group's: most groups
     /// a request reaches are ruled out by this set, and never evaluated.
@@ -246,6 +250,7 @@ impl Transaction {
         let refs = engine.group_refs.get(g)?;
         let all = memo.new_bitset(f);
         let mut first = true;
+        let mut unknown = memo.group_unknown.buffer(g);
         for (v, r) in link.variables.iter().zip(refs) {
             let r = *r as usize;
             if !self.sub_known(v, r, memo) {
@@ -258,10 +263,15 @@ impl Transaction {
             }
             let set = memo.sub_excluded(r, f);
             memo.intersect_step(all, Some(set), first);
+            unknown.extend_from_slice(memo.subs.aside(r));
             first = false;
         }
-        *self.group_excluded.get_mut(g)? = Some(all);
-        Some(all)
+        let mark = if unknown.is_empty() { 0 } else { UNKNOWN };
+        memo.group_unknown.put(g, unknown, true);
+        // (A memo holds far fewer than 2^31 sets.)
+        let entry = (all < UNKNOWN).then_some(all | mark)?;
+        *self.group_excluded.get_mut(g)? = Some(entry);
+        Some(entry)
     }
 
     /// Makes variable `r`'s values (those of `v`) known in the memo;
@@ -276,19 +286,20 @@ impl Transaction {
         stable
     }
 
-    /// Whether no value of variable `r` that is not remembered holds the
-    /// literal of `link`'s slot through its chain. A slot without
-    /// literals, or a `multiMatch` link (whose forms on the way the bits
-    /// do not see), has only remembered misses to go by.
+    /// Whether no value of group `g` that is not remembered (listed when
+    /// its excluded set was made) holds the literal of `link`'s slot
+    /// through its chain. A slot without literals, or a `multiMatch` link
+    /// (whose forms on the way the bits do not see), has only remembered
+    /// misses to go by.
     fn unknown_lack(
         &self,
-        r: usize,
+        g: usize,
         chain: u32,
         link: &Link,
         (f, slot): (&Prefilter, u32),
         memo: &mut Memo,
     ) -> bool {
-        let unknown = memo.subs.aside(r).len();
+        let unknown = memo.group_unknown.get(g).len();
         if unknown == 0 {
             return true;
         }
@@ -297,7 +308,7 @@ impl Transaction {
         }
         let triggers = self.chain_triggers(chain);
         (0..unknown).all(|i| {
-            let Some(&id) = memo.subs.aside(r).get(i) else {
+            let Some(&id) = memo.group_unknown.get(g).get(i) else {
                 return false;
             };
             let b = memo.chain_bits(id, chain, triggers, &link.transforms, f);

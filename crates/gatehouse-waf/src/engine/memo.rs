@@ -44,6 +44,9 @@ pub(super) struct Memo {
     /// Per (group, chain) pair: each value's prefilter bits (index in
     /// `bitsets`, aligned with the group's values).
     pub pair_bits: Lists<u32>,
+    /// Per target group: its variables' values not remembered, listed
+    /// with its excluded set (see `Transaction::group_excluded_set`).
+    pub group_unknown: Lists<u32>,
     /// Per variable id (see `Engine::group_refs`): its values' ids and
     /// their keys' ids, once per phase however many groups share it.
     pub subs: Lists<(u32, Option<u32>)>,
@@ -241,6 +244,7 @@ impl Memo {
     pub(super) fn clear_groups(&mut self) {
         self.subs.forget_all();
         self.groups.forget_all();
+        self.group_unknown.forget_all();
         self.pair_bits.forget_all();
     }
 
