@@ -366,6 +366,9 @@ impl Transaction {
             }
             return result;
         }
+        if self.counts_miss(rule, link, filter) {
+            return result;
+        }
         let mut op = LinkTest::new(self, link);
         let mut each = |value: Value<'_>| {
             if value.stable && value.is_credential() {
@@ -417,6 +420,36 @@ impl Transaction {
             self.each_value(v, rule, &mut each);
         }
         result
+    }
+
+    /// Whether a link over counts only (`&REQUEST_HEADERS:Host "@eq 0"`)
+    /// with a number written in the rule matches none of them: known from
+    /// the counts, without making a value of each. A link that matches is
+    /// evaluated as usual, for what it records.
+    fn counts_miss(
+        &self,
+        rule: &CompiledRule,
+        link: &Link,
+        filter: Option<(&Prefilter, u32)>,
+    ) -> bool {
+        let Some((kind, number)) = link.operator.constant_comparison() else {
+            return false;
+        };
+        // (Transformations would act on the count's text; a slot with
+        // literals would be tested before the operator.)
+        if !link.transforms.is_empty()
+            || link.multi_match
+            || !filter.is_none_or(|(f, slot)| f.is_always(slot))
+            || !link.variables.iter().all(|v| v.count)
+        {
+            return false;
+        }
+        link.variables.iter().all(|v| {
+            self.count(v, rule).is_none_or(|n| {
+                let n = i64::try_from(n).unwrap_or(i64::MAX);
+                kind.compare(n, number) == link.negated
+            })
+        })
     }
 
     /// (what the chain may change, what a case-insensitive search sees).

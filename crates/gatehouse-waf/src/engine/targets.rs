@@ -83,25 +83,34 @@ impl Transaction {
         rule: &CompiledRule,
         out: &mut dyn FnMut(Value<'s>),
     ) {
-        let extra: Vec<&Key> = self.removed_target_keys(r, rule);
-        if extra
-            .iter()
-            .any(|k| matches!(k, Key::Name(n) if n.is_empty()))
-        {
+        if r.count {
+            if let Some(n) = self.count(r, rule) {
+                out(Value {
+                    collection: r.var.name(),
+                    key: None,
+                    value: number(n),
+                    stable: false,
+                });
+            }
             return;
         }
-        if r.count {
-            let mut n = 0usize;
-            self.collect(r, &extra, &mut |_| n += 1);
-            out(Value {
-                collection: r.var.name(),
-                key: None,
-                value: number(n),
-                stable: false,
-            });
-        } else {
+        let extra: Vec<&Key> = self.removed_target_keys(r, rule);
+        if !extra.iter().any(whole) {
             self.collect(r, &extra, out);
         }
+    }
+
+    /// How many values `r` has for the rule `rule` (what `&r` counts);
+    /// `None` when a `ctl` removed the whole collection from the rule,
+    /// which then has no value at all, not even a count.
+    pub(super) fn count(&self, r: &VariableRef, rule: &CompiledRule) -> Option<usize> {
+        let extra: Vec<&Key> = self.removed_target_keys(r, rule);
+        if extra.iter().any(whole) {
+            return None;
+        }
+        let mut n = 0usize;
+        self.collect(r, &extra, &mut |_| n += 1);
+        Some(n)
     }
 
     /// Every value of `r` regardless of `ctl` removals: a superset of what
@@ -431,3 +440,8 @@ impl Transaction {
 }
 
 static WHOLE: Key = Key::Name(String::new());
+
+/// A removal of the whole collection (see `WHOLE`).
+fn whole(k: &&Key) -> bool {
+    matches!(k, Key::Name(n) if n.is_empty())
+}

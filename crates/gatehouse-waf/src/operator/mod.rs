@@ -184,6 +184,15 @@ impl Operator {
         }
     }
 
+    /// A numeric comparison with a number written in the rule (no
+    /// macro): what it compares and with what.
+    pub fn constant_comparison(&self) -> Option<(NumKind, i64)> {
+        match self {
+            Operator::Num(kind, arg) if !arg.has_macro => Some((*kind, arg.number)),
+            _ => None,
+        }
+    }
+
     /// The argument contains macros (`%{...}`) the caller must expand and
     /// pass to [`Operator::matches_expanded`]. Only `@rx` and the string and
     /// numeric operators expand macros, as in ModSecurity.
