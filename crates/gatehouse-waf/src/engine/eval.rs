@@ -1,6 +1,6 @@
 //! One phase: rules in order, chains, actions, flow control.
 
-use super::groups::ListedLink;
+use super::groups::{ListedLink, UNKNOWN};
 use super::memo::Memo;
 use super::prefilter::{self, Prefilter};
 use super::prefix::Hot;
@@ -192,14 +192,24 @@ impl Transaction {
                     }
                 }
                 // No value of the list can match the link, as far as this
-                // and earlier requests learnt.
-                let group = engine.pair_groups.get(hot.pair as usize).copied();
-                let f = engine.prefilter.as_ref();
-                let link = rule.links.get(usize::from(hot.link));
-                if let (Some(g), Some(link), Some(f)) = (group, link, f) {
-                    let g = g as usize;
-                    if self.group_refuted(engine, g, (link, hot.chain), (f, hot.slot), memo) {
-                        return false;
+                // and earlier requests learnt. Most rules a request reaches
+                // end here, on a set already made: read without the rule.
+                let g = hot.group as usize;
+                match self.group_excluded.get(g) {
+                    Some(Some(entry)) if entry & UNKNOWN == 0 => {
+                        if prefilter::has(memo.bitset(*entry), hot.slot) {
+                            return false;
+                        }
+                    }
+                    _ => {
+                        let f = engine.prefilter.as_ref();
+                        let link = rule.links.get(usize::from(hot.link));
+                        if let (Some(link), Some(f)) = (link, f) {
+                            let check = ((link, hot.chain), (f, hot.slot));
+                            if self.group_refuted(engine, g, check.0, check.1, memo) {
+                                return false;
+                            }
+                        }
                     }
                 }
             }

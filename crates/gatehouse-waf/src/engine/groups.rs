@@ -36,7 +36,7 @@ pub(super) struct ListedLink<'a> {
 
 /// Marks a group's excluded set (see `Transaction::group_excluded_set`)
 /// whose variables have values not remembered.
-const UNKNOWN: u32 = 1 << 31;
+pub(super) const UNKNOWN: u32 = 1 << 31;
 
 /// What a link's values did: name and transformed value of each match.
 pub(super) type Matched = Vec<(String, Vec<u8>)>;

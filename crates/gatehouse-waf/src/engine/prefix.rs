@@ -53,6 +53,8 @@ pub(super) struct Hot {
     pub settled: Option<Settled>,
     /// `NONE` when no link has such a check.
     pub pair: u32,
+    /// The pair's target group.
+    pub group: u32,
     pub chain: u32,
     pub slot: u32,
     /// Whether the union of the list's bits may rule the link out (not
@@ -70,6 +72,7 @@ impl Hot {
     const UNCHECKED: Hot = Hot {
         settled: None,
         pair: Hot::NONE,
+        group: Hot::NONE,
         chain: 0,
         slot: 0,
         union: false,
@@ -303,11 +306,12 @@ impl Engine {
         for (i, (link, info)) in rule.links.iter().zip(infos).enumerate() {
             let check = (!link.negated)
                 .then_some(())
-                .and_then(|()| Some((info.group?.1, info.chain?, info.slot?)));
-            if let Some((pair, chain, slot)) = check {
+                .and_then(|()| Some((info.group?, info.chain?, info.slot?)));
+            if let Some(((group, pair), chain, slot)) = check {
                 return Some(Hot {
                     settled: None,
                     pair,
+                    group,
                     chain,
                     slot,
                     union: !link.multi_match,
