@@ -6,16 +6,17 @@
 //! bytes. A persistent entry may carry an expiry time (Unix seconds).
 
 mod macros;
+mod name;
 mod setvar;
 mod store;
 
 pub use macros::{expand, has_macros, Macro};
+pub use name::Name;
 pub use setvar::{SetVar, SetVarError, SetVarOp};
 pub use store::{MemoryStore, PersistentStore};
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
@@ -74,15 +75,15 @@ impl Bytes {
 }
 
 /// One collection: an ordered-insensitive map of lowercase names to values.
-/// Names are shared (`Arc<str>`): a rule's `setvar` hands its own.
+/// Names are [`Name`]s: a rule's `setvar` hands its own.
 #[derive(Debug, Clone, Default)]
 pub struct Collection {
-    entries: HashMap<Arc<str>, Entry, BuildHasherDefault<NameHasher>>,
+    entries: HashMap<Name, Entry, BuildHasherDefault<NameHasher>>,
     /// Names added since [`Collection::track_additions`], when called: a
     /// transaction's TX starts as a copy of the same one every time, so a
     /// key regex reads what it selected there plus these, instead of
     /// testing every name.
-    added: Option<Vec<Arc<str>>>,
+    added: Option<Vec<Name>>,
 }
 
 /// Equal entries (what was added when is not content).
@@ -131,11 +132,11 @@ impl Collection {
     /// Names added since [`Collection::track_additions`], oldest first,
     /// including any removed since (and repeated if added again); `None`
     /// when not tracked.
-    pub fn added(&self) -> Option<&[Arc<str>]> {
+    pub fn added(&self) -> Option<&[Name]> {
         self.added.as_deref()
     }
 
-    fn insert(&mut self, key: Arc<str>, value: Bytes) {
+    fn insert(&mut self, key: Name, value: Bytes) {
         if let Some(added) = &mut self.added {
             added.push(key.clone());
         }
@@ -175,7 +176,7 @@ impl Collection {
         let key = name.to_ascii_lowercase();
         match self.entries.get_mut(key.as_str()) {
             Some(e) => e.value = Bytes::from_vec(value),
-            None => self.insert(Arc::from(key), Bytes::from_vec(value)),
+            None => self.insert(Name::from(key), Bytes::from_vec(value)),
         }
     }
 
@@ -188,7 +189,7 @@ impl Collection {
     /// [`Collection::set`] from a borrowed value; `interned` is the
     /// lowercase name as the rule holds it, so a new entry costs no copy
     /// of it.
-    pub fn set_bytes(&mut self, name: &str, interned: Option<&Arc<str>>, value: &[u8]) {
+    pub fn set_bytes(&mut self, name: &str, interned: Option<&Name>, value: &[u8]) {
         if let Some(e) = self.entries.get_mut(name) {
             e.value.set(value);
             return;
@@ -196,7 +197,7 @@ impl Collection {
         let key = match interned {
             Some(key) => key.clone(),
             // A name a macro made, usually lowercase already.
-            None if !name.bytes().any(|b| b.is_ascii_uppercase()) => Arc::from(name),
+            None if !name.bytes().any(|b| b.is_ascii_uppercase()) => Name::from(name),
             None => return self.set(name, value.to_vec()),
         };
         self.insert(key, Bytes::new(value));
@@ -206,7 +207,7 @@ impl Collection {
     /// expired), saturating, in one look-up: the CRS adds to its scores
     /// on every request. An entry keeps its expiry, as with
     /// [`Collection::set`].
-    pub fn add_int(&mut self, name: &str, interned: Option<&Arc<str>>, delta: i64, now: u64) {
+    pub fn add_int(&mut self, name: &str, interned: Option<&Name>, delta: i64, now: u64) {
         let lower;
         let name = if interned.is_none() && name.bytes().any(|b| b.is_ascii_uppercase()) {
             lower = name.to_ascii_lowercase();
@@ -224,7 +225,7 @@ impl Collection {
         }
         let key = match interned {
             Some(key) => key.clone(),
-            None => Arc::from(name),
+            None => Name::from(name),
         };
         self.insert(key, Bytes::new(int_text(delta, &mut digits)));
     }
@@ -347,7 +348,7 @@ mod tests {
     #[test]
     fn short_and_long_values_round_trip_through_updates() {
         let mut c = Collection::new();
-        let key: Arc<str> = Arc::from("k");
+        let key = Name::interned("k");
         for len in [0usize, 1, 21, 22, 23, 64, 22, 3, 100, 0] {
             let v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
             c.set_bytes("k", Some(&key), &v);
@@ -361,7 +362,7 @@ mod tests {
     #[test]
     fn integers_are_added_in_place_as_text() {
         let mut c = Collection::new();
-        let key: Arc<str> = Arc::from("score");
+        let key = Name::interned("score");
         c.add_int("score", Some(&key), 5, 0);
         c.add_int("SCORE", None, -7, 0);
         assert_eq!(c.get("score", 0), Some(&b"-2"[..]));

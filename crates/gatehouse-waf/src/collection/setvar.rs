@@ -1,9 +1,8 @@
 //! `setvar`: `tx.score=+5`, `tx.msg=%{rule.msg}`, `!tx.flag`, `ip.block`
 //! (no value: set to 1), as ModSecurity v3 parses and applies them.
 
-use super::{to_int, Collection};
+use super::{to_int, Collection, Name};
 use std::fmt;
-use std::sync::Arc;
 
 /// Collections `setvar` may write.
 const WRITABLE: [&str; 6] = ["tx", "ip", "global", "session", "user", "resource"];
@@ -31,7 +30,7 @@ pub struct SetVar {
     pub op: SetVarOp,
     /// The name lowercased, when it has no macros: the key a new entry
     /// shares.
-    pub key: Option<Arc<str>>,
+    pub key: Option<Name>,
     /// When the operand is one `%{tx.name}` and nothing else (the CRS's
     /// `=+%{tx.critical_anomaly_score}`): that name, lowercase, so the
     /// value is read without expanding a template.
@@ -86,7 +85,7 @@ impl SetVar {
         };
         let mut setvar = SetVar {
             collection,
-            key: (!super::has_macros(name)).then(|| Arc::from(name.to_ascii_lowercase())),
+            key: (!super::has_macros(name)).then(|| Name::interned(&name.to_ascii_lowercase())),
             name: name.to_string(),
             op,
             operand_tx: None,

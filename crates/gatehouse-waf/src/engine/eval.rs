@@ -7,17 +7,17 @@ use super::prefix::Hot;
 use super::settled::Settled;
 use super::targets::Value;
 use super::{Action, Engine, Intervention, Match, Scope, Transaction};
-use crate::collection::{to_int, Collection, SetVar, SetVarOp};
+use crate::collection::{to_int, Collection, Name, SetVar, SetVarOp};
 use crate::compile::{AllowScope, CompiledRule, Ctl, Disruptive, Link, Var};
 use crate::parse::EngineMode;
 use crate::request::BodyProcessor;
 use crate::transform::{apply_chain, byte_classes, Transform};
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 /// TX:0..TX:9, the names captures are kept under (ModSecurity keeps ten).
-pub(super) static CAPTURE_NAMES: LazyLock<[Arc<str>; 10]> =
-    LazyLock::new(|| std::array::from_fn(|i| Arc::from(i.to_string())));
+pub(super) static CAPTURE_NAMES: LazyLock<[Name; 10]> =
+    LazyLock::new(|| std::array::from_fn(|i| Name::interned(&i.to_string())));
 
 /// What a link's values did.
 pub(super) struct LinkResult {

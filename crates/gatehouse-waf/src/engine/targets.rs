@@ -2,7 +2,7 @@
 //! selector, the rule's exclusions and those `ctl` added at run time.
 
 use super::Transaction;
-use crate::collection::Collection;
+use crate::collection::{Collection, Name};
 use crate::compile::{CompiledRule, Key, Var, VariableRef};
 use std::borrow::Cow;
 
@@ -388,7 +388,7 @@ impl Transaction {
             Some((base, added)) => base
                 .iter()
                 .map(String::as_str)
-                .chain(added.iter().map(AsRef::as_ref))
+                .chain(added.iter().map(Name::as_str))
                 .filter(|k| selected(r, extra, k.as_bytes()))
                 .filter_map(|k| Some((k, c.get_lowercase(k, self.now)?)))
                 .collect(),
@@ -412,7 +412,7 @@ impl Transaction {
 
     /// For a `TX:/regex/` selector (read from this transaction's TX): the
     /// names it selected in the prefix's TX, and the names added since.
-    fn tx_candidates(&self, r: &VariableRef) -> Option<(&[String], &[std::sync::Arc<str>])> {
+    fn tx_candidates(&self, r: &VariableRef) -> Option<(&[String], &[Name])> {
         let (Var::Tx, Some(Key::Regex(re))) = (&r.var, &r.selector) else {
             return None;
         };
