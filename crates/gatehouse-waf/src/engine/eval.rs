@@ -1,6 +1,6 @@
 //! One phase: rules in order, chains, actions, flow control.
 
-use super::groups::{ListedLink, UNKNOWN};
+use super::groups::ListedLink;
 use super::memo::Memo;
 use super::prefilter::{self, Prefilter};
 use super::prefix::Hot;
@@ -195,22 +195,18 @@ impl Transaction {
                 // and earlier requests learnt. Most rules a request reaches
                 // end here, on a set already made: read without the rule.
                 let g = hot.group as usize;
-                match self.group_excluded.get(g) {
-                    Some(Some(entry)) if entry & UNKNOWN == 0 => {
-                        if prefilter::has(memo.bitset(*entry), hot.slot) {
-                            return false;
-                        }
-                    }
-                    _ => {
-                        let f = engine.prefilter.as_ref();
-                        let link = rule.links.get(usize::from(hot.link));
-                        if let (Some(link), Some(f)) = (link, f) {
+                let refuted = match self.excluded_says(g, hot.slot, memo) {
+                    Some(says) => says,
+                    None => match (rule.links.get(usize::from(hot.link)), &engine.prefilter) {
+                        (Some(link), Some(f)) => {
                             let check = ((link, hot.chain), (f, hot.slot));
-                            if self.group_refuted(engine, g, check.0, check.1, memo) {
-                                return false;
-                            }
+                            self.group_refuted(engine, g, check.0, check.1, memo)
                         }
-                    }
+                        _ => false,
+                    },
+                };
+                if refuted {
+                    return false;
                 }
             }
         }
@@ -302,7 +298,7 @@ impl Transaction {
                         keep,
                         key: (!link.operator.needs_expansion()).then_some(info.key),
                     };
-                    let matched = self.eval_listed(rule, link, at, memo);
+                    let matched = self.eval_listed(engine, rule, link, at, memo);
                     memo.groups.put(g as usize, list, true);
                     match matched {
                         Some(m) => m,

@@ -36,7 +36,18 @@ pub(super) struct ListedLink<'a> {
 
 /// Marks a group's excluded set (see `Transaction::group_excluded_set`)
 /// whose variables have values not remembered.
-pub(super) const UNKNOWN: u32 = 1 << 31;
+const UNKNOWN: u32 = 1 << 31;
+
+/// What an excluded-set entry says of `slot` on its own: `Some(false)`
+/// when the slot is not in the set, `Some(true)` when it is and the group
+/// has no value not remembered, `None` when such values must be judged
+/// by the link (see `Transaction::unknown_lack`).
+fn entry_says(entry: u32, slot: u32, memo: &Memo) -> Option<bool> {
+    if !prefilter::has(memo.bitset(entry & !UNKNOWN), slot) {
+        return Some(false);
+    }
+    (entry & UNKNOWN == 0).then_some(true)
+}
 
 /// What a link's values did: name and transformed value of each match.
 pub(super) type Matched = Vec<(String, Vec<u8>)>;
@@ -110,6 +121,7 @@ impl Transaction {
     /// link's literal, else what its values matched.
     pub(super) fn eval_listed(
         &mut self,
+        engine: &Engine,
         rule: &CompiledRule,
         link: &Link,
         at: ListedLink<'_>,
@@ -129,7 +141,7 @@ impl Transaction {
         let remembers = memo.remembers();
         // (For `multiMatch` too: its slot is excluded only by a miss.)
         if let (Some((f, slot)), false, true) = (filter, link.negated, remembers) {
-            if self.group_refuted(&self.engine.clone(), g, (link, c), (f, slot), memo) {
+            if self.group_refuted(engine, g, (link, c), (f, slot), memo) {
                 return None;
             }
         }
@@ -217,10 +229,18 @@ impl Transaction {
         let Some(entry) = self.group_excluded_set(engine, g, link, memo) else {
             return false;
         };
-        if !prefilter::has(memo.bitset(entry & !UNKNOWN), slot) {
-            return false;
+        match entry_says(entry, slot, memo) {
+            Some(says) => says,
+            None => self.unknown_lack(g, chain, link, (f, slot), memo),
         }
-        entry & UNKNOWN == 0 || self.unknown_lack(g, chain, link, (f, slot), memo)
+    }
+
+    /// What group `g`'s excluded set, if made, says of `slot` without the
+    /// link (see `entry_says`): most rules a request reaches are decided
+    /// here, without reading the rule.
+    pub(super) fn excluded_says(&self, g: usize, slot: u32, memo: &Memo) -> Option<bool> {
+        let entry = self.group_excluded.get(g).copied().flatten()?;
+        entry_says(entry, slot, memo)
     }
 
     /// The slots no value of group `g` (whose variables are `link`'s) can

@@ -94,20 +94,26 @@ impl Transaction {
             }
             return;
         }
-        let extra: Vec<&Key> = self.removed_target_keys(r, rule);
-        if !extra.iter().any(whole) {
+        if let Some(extra) = self.removals(r, rule) {
             self.collect(r, &extra, out);
         }
+    }
+
+    /// The keys `ctl` removed from `r` for the rule `rule`; `None` when it
+    /// removed the whole collection, which then has no value at all.
+    fn removals(&self, r: &VariableRef, rule: &CompiledRule) -> Option<Vec<&Key>> {
+        let extra = self.removed_target_keys(r, rule);
+        (!extra
+            .iter()
+            .any(|k| matches!(k, Key::Name(n) if n.is_empty())))
+        .then_some(extra)
     }
 
     /// How many values `r` has for the rule `rule` (what `&r` counts);
     /// `None` when a `ctl` removed the whole collection from the rule,
     /// which then has no value at all, not even a count.
     pub(super) fn count(&self, r: &VariableRef, rule: &CompiledRule) -> Option<usize> {
-        let extra: Vec<&Key> = self.removed_target_keys(r, rule);
-        if extra.iter().any(whole) {
-            return None;
-        }
+        let extra = self.removals(r, rule)?;
         let mut n = 0usize;
         self.collect(r, &extra, &mut |_| n += 1);
         Some(n)
@@ -440,8 +446,3 @@ impl Transaction {
 }
 
 static WHOLE: Key = Key::Name(String::new());
-
-/// A removal of the whole collection (see `WHOLE`).
-fn whole(k: &&Key) -> bool {
-    matches!(k, Key::Name(n) if n.is_empty())
-}
