@@ -17,6 +17,7 @@ pub use store::{MemoryStore, PersistentStore};
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
@@ -79,6 +80,17 @@ impl Bytes {
 #[derive(Debug, Clone, Default)]
 pub struct Collection {
     entries: HashMap<Name, Entry, BuildHasherDefault<NameHasher>>,
+    /// What this collection reads through to ([`Collection::over`]): every
+    /// transaction's TX starts as the opening rules' TX, about a hundred
+    /// names, so it shares that table and keeps only what it changes in
+    /// `entries` instead of copying (and freeing) the table per request.
+    base: Option<Arc<Collection>>,
+    /// Names of `base` removed here.
+    hidden: Vec<Name>,
+    /// The [`sign`]s of the names ever put in `entries`: most reads of a
+    /// layered TX are of names it never wrote, found in the base without
+    /// a look-up here.
+    signs: u64,
     /// Names added since [`Collection::track_additions`], when called: a
     /// transaction's TX starts as a copy of the same one every time, so a
     /// key regex reads what it selected there plus these, instead of
@@ -86,10 +98,18 @@ pub struct Collection {
     added: Option<Vec<Name>>,
 }
 
-/// Equal entries (what was added when is not content).
+/// Equal entries (what was added when, or read through, is not content).
 impl PartialEq for Collection {
     fn eq(&self, other: &Collection) -> bool {
-        self.entries == other.entries
+        if self.base.is_none() && other.base.is_none() {
+            return self.entries == other.entries;
+        }
+        fn sorted(c: &Collection) -> Vec<(&str, &[u8], Option<u64>)> {
+            let mut all: Vec<_> = c.entries().collect();
+            all.sort_unstable();
+            all
+        }
+        sorted(self) == sorted(other)
     }
 }
 
@@ -120,8 +140,62 @@ impl Collection {
     pub fn with_capacity(n: usize) -> Collection {
         Collection {
             entries: HashMap::with_capacity_and_hasher(n, Default::default()),
-            added: None,
+            ..Collection::default()
         }
+    }
+
+    /// A collection that starts with `base`'s entries and reads them from
+    /// `base` until it changes them (copy on write). Its own table has room
+    /// for `n` names: the ones a request sets.
+    pub fn over(base: Arc<Collection>, n: usize) -> Collection {
+        // One level of reading through: a layered base is copied flat.
+        let base = match base.base {
+            Some(_) => {
+                let mut flat = Collection::with_capacity(base.len());
+                for (name, value, expires_at) in base.entries() {
+                    flat.set(name, value.to_vec());
+                    if let Some(e) = flat.local_mut(name) {
+                        e.expires_at = expires_at;
+                    }
+                }
+                Arc::new(flat)
+            }
+            None => base,
+        };
+        Collection {
+            base: Some(base),
+            ..Collection::with_capacity(n)
+        }
+    }
+
+    /// The entry `name` (lowercase) names, here or read through.
+    fn entry(&self, name: &str) -> Option<&Entry> {
+        if self.signs & sign(name) != 0 {
+            if let Some(e) = self.entries.get(name) {
+                return Some(e);
+            }
+        }
+        self.below(name).map(|(_, e)| e)
+    }
+
+    /// `name`'s entry in the base, unless removed here.
+    fn below(&self, name: &str) -> Option<(&Name, &Entry)> {
+        let base = self.base.as_ref()?;
+        if self.hidden.iter().any(|h| h.as_str() == name) {
+            return None;
+        }
+        base.entries.get_key_value(name)
+    }
+
+    /// `name`'s entry (lowercase) in this collection's own table, copied
+    /// there from the base first if only the base has it.
+    fn local_mut(&mut self, name: &str) -> Option<&mut Entry> {
+        if self.signs & sign(name) == 0 || !self.entries.contains_key(name) {
+            let (key, entry) = self.below(name).map(|(k, e)| (k.clone(), e.clone()))?;
+            self.signs |= sign(name);
+            return Some(self.entries.entry(key).or_insert(entry));
+        }
+        self.entries.get_mut(name)
     }
 
     /// Records the names added from now on (see [`Collection::added`]).
@@ -136,10 +210,13 @@ impl Collection {
         self.added.as_deref()
     }
 
+    /// Adds a name that is not in the collection (neither here nor read
+    /// through).
     fn insert(&mut self, key: Name, value: Bytes) {
         if let Some(added) = &mut self.added {
             added.push(key.clone());
         }
+        self.signs |= sign(&key);
         self.entries.insert(
             key,
             Entry {
@@ -159,7 +236,7 @@ impl Collection {
 
     /// [`Collection::get`] for a name known to be lowercase: no copy.
     pub fn get_lowercase(&self, name: &str, now: u64) -> Option<&[u8]> {
-        let e = self.entries.get(name)?;
+        let e = self.entry(name)?;
         if e.expires_at.is_some_and(|t| t <= now) {
             return None;
         }
@@ -169,20 +246,29 @@ impl Collection {
     /// Sets `name`, keeping an expiry set earlier by `expirevar` (as
     /// ModSecurity: an update does not reset the timer).
     pub fn set(&mut self, name: &str, value: Vec<u8>) {
-        if let Some(e) = self.entries.get_mut(name) {
+        if let Some(e) = self.local_mut(name) {
             e.value = Bytes::from_vec(value);
             return;
         }
         let key = name.to_ascii_lowercase();
-        match self.entries.get_mut(key.as_str()) {
+        match self.local_mut(key.as_str()) {
             Some(e) => e.value = Bytes::from_vec(value),
             None => self.insert(Name::from(key), Bytes::from_vec(value)),
         }
     }
 
     pub fn remove(&mut self, name: &str) {
-        if self.entries.remove(name).is_none() && name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.entries.remove(name.to_ascii_lowercase().as_str());
+        let lower;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = name.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            name
+        };
+        self.entries.remove(name);
+        if let Some((key, _)) = self.below(name) {
+            let key = key.clone();
+            self.hidden.push(key);
         }
     }
 
@@ -190,7 +276,7 @@ impl Collection {
     /// lowercase name as the rule holds it, so a new entry costs no copy
     /// of it.
     pub fn set_bytes(&mut self, name: &str, interned: Option<&Name>, value: &[u8]) {
-        if let Some(e) = self.entries.get_mut(name) {
+        if let Some(e) = self.local_mut(name) {
             e.value.set(value);
             return;
         }
@@ -216,7 +302,7 @@ impl Collection {
             name
         };
         let mut digits = [0u8; 20];
-        if let Some(e) = self.entries.get_mut(name) {
+        if let Some(e) = self.local_mut(name) {
             let live = e.expires_at.is_none_or(|t| t > now);
             let current = if live { to_int(e.value.as_slice()) } else { 0 };
             e.value
@@ -232,32 +318,51 @@ impl Collection {
 
     /// `expirevar`: `name` disappears `seconds` after `now`.
     pub fn expire(&mut self, name: &str, seconds: u64, now: u64) {
-        if let Some(e) = self.entries.get_mut(name.to_ascii_lowercase().as_str()) {
+        if let Some(e) = self.local_mut(name.to_ascii_lowercase().as_str()) {
             e.expires_at = Some(now.saturating_add(seconds));
         }
     }
 
     /// Live entries, for `TX:/regex/` selectors and `&TX` counts.
     pub fn iter(&self, now: u64) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries
-            .iter()
+        self.all()
             .filter(move |(_, e)| e.expires_at.is_none_or(|t| t > now))
             .map(|(k, e)| (k.as_ref(), e.value.as_slice()))
+    }
+
+    /// Every entry: this table's, then the base's it does not shadow.
+    fn all(&self) -> impl Iterator<Item = (&Name, &Entry)> {
+        let below = self.base.iter().flat_map(|b| b.entries.iter());
+        self.entries.iter().chain(
+            below.filter(|(k, _)| {
+                !self.entries.contains_key(k.as_str()) && !self.hidden.contains(k)
+            }),
+        )
     }
 
     /// Every entry, expired or not, with its expiry (Unix seconds): what a
     /// shared store compares before and after a change to send only the
     /// difference.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &[u8], Option<u64>)> {
-        self.entries
-            .iter()
+        self.all()
             .map(|(k, e)| (k.as_ref(), e.value.as_slice(), e.expires_at))
     }
 
     /// Drops expired entries; a persistent store calls this before saving.
     pub fn purge(&mut self, now: u64) {
-        self.entries
-            .retain(|_, e| e.expires_at.is_none_or(|t| t > now));
+        if self.base.is_none() {
+            self.entries
+                .retain(|_, e| e.expires_at.is_none_or(|t| t > now));
+            return;
+        }
+        let expired: Vec<Name> = self
+            .all()
+            .filter(|(_, e)| e.expires_at.is_some_and(|t| t <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for name in expired {
+            self.remove(&name);
+        }
     }
 
     /// Room for `n` more names.
@@ -266,12 +371,22 @@ impl Collection {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match self.base {
+            None => self.entries.len(),
+            Some(_) => self.all().count(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
+}
+
+/// One of 64 bits for a name, from its length and last byte: a filter
+/// that costs less than hashing the name.
+fn sign(name: &str) -> u64 {
+    let last = name.as_bytes().last().copied().unwrap_or(0);
+    1 << ((name.len() ^ usize::from(last)) & 63)
 }
 
 /// `n` in decimal, written into `buf` (20 bytes hold any `i64`).
@@ -384,6 +499,66 @@ mod tests {
             let mut buf = [0u8; 20];
             assert_eq!(int_text(n, &mut buf), n.to_string().as_bytes());
         }
+    }
+
+    #[test]
+    fn a_layered_collection_reads_through_and_writes_its_own_copy() {
+        let mut base = Collection::new();
+        base.set("kept", b"1".to_vec());
+        base.set("score", b"5".to_vec());
+        base.set("gone", b"x".to_vec());
+        base.set("timed", b"t".to_vec());
+        let base = Arc::new(base);
+        let mut c = Collection::over(base.clone(), 4);
+        c.track_additions();
+        assert_eq!(c, *base, "starts with the base's entries");
+        c.add_int("SCORE", None, 2, 0);
+        c.set_bytes("new", None, b"n");
+        c.remove("Gone");
+        c.expire("timed", 10, 100);
+        assert_eq!(c.get("score", 0), Some(&b"7"[..]));
+        assert_eq!(c.get("kept", 0), Some(&b"1"[..]));
+        assert_eq!(c.get("gone", 0), None, "removed here, still in the base");
+        assert_eq!(c.get("timed", 110), None);
+        assert_eq!(
+            base.get("score", 0),
+            Some(&b"5"[..]),
+            "the base is unchanged"
+        );
+        assert_eq!(base.get("gone", 0), Some(&b"x"[..]));
+        assert_eq!(base.get("timed", 110), Some(&b"t"[..]));
+        let mut live: Vec<_> = c.iter(110).collect();
+        live.sort_unstable();
+        assert_eq!(
+            live,
+            [
+                ("kept", &b"1"[..]),
+                ("new", &b"n"[..]),
+                ("score", &b"7"[..])
+            ],
+            "each name once, the written value winning"
+        );
+        assert_eq!(c.len(), 4, "the expired one is still an entry");
+        let added: Vec<&str> = c
+            .added()
+            .unwrap_or_default()
+            .iter()
+            .map(Name::as_str)
+            .collect();
+        assert_eq!(added, ["new"], "updating a base name adds nothing");
+        c.set("gone", b"back".to_vec());
+        assert_eq!(c.get("gone", 0), Some(&b"back"[..]));
+        c.remove("gone");
+        assert_eq!(c.get("gone", 0), None, "removed again");
+        c.purge(110);
+        assert_eq!(c.get("timed", 0), None, "purged, not read through again");
+        let mut flat = Collection::new();
+        for (k, v) in [("kept", "1"), ("new", "n"), ("score", "7")] {
+            flat.set(k, v.as_bytes().to_vec());
+        }
+        assert_eq!(c, flat);
+        let layered_twice = Collection::over(Arc::new(c.clone()), 1);
+        assert_eq!(layered_twice, flat, "a layered base reads the same");
     }
 
     #[test]

@@ -37,6 +37,10 @@ use std::hash::Hasher;
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// Room for the TX names a request writes after the opening rules (the
+/// CRS's scores and the variables its matching rules set).
+const TX_WRITES: usize = 16;
+
 /// What stops a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -241,10 +245,9 @@ impl Engine {
     /// now; the body comes with [`Transaction::request_body`].
     pub fn transaction(self: &Arc<Self>, input: &RequestInput, unique_id: &str) -> Transaction {
         match self.prefix.get_or_init(|| self.run_prefix()) {
-            // (The prefix's TX has room for the names rules write: its
-            // copy grows no further on most requests.)
+            // TX reads through to the prefix's until a rule writes a name.
             Some(p) => {
-                let mut tx = p.tx.clone();
+                let mut tx = Collection::over(p.tx.clone(), TX_WRITES);
                 tx.track_additions();
                 let mut t = self.bare_transaction(input, unique_id, tx);
                 t.highest_severity = p.highest_severity;

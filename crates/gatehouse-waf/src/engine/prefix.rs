@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// What the leading request-independent rules of phase 1 leave behind.
 pub(super) struct Prefix {
-    pub tx: Collection,
+    pub tx: Arc<Collection>,
     pub highest_severity: u8,
     /// The phase-1 rule to go on from.
     pub resume: usize,
@@ -267,7 +267,7 @@ impl Engine {
             .collect();
         Some(Prefix {
             tx_selected,
-            tx: std::mem::take(&mut t.tx),
+            tx: Arc::new(std::mem::take(&mut t.tx)),
             highest_severity: t.highest_severity,
             resume: i,
             deferred,
