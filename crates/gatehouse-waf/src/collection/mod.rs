@@ -265,7 +265,9 @@ impl Collection {
         } else {
             name
         };
-        self.entries.remove(name);
+        if self.signs & sign(name) != 0 {
+            self.entries.remove(name);
+        }
         if let Some((key, _)) = self.below(name) {
             let key = key.clone();
             self.hidden.push(key);

@@ -251,6 +251,7 @@ impl Engine {
                 tx.track_additions();
                 let mut t = self.bare_transaction(input, unique_id, tx);
                 t.highest_severity = p.highest_severity;
+                t.capture_high = p.capture_high;
                 t
             }
             None => self.bare_transaction(input, unique_id, self.new_tx()),

@@ -3,7 +3,7 @@
 //! thing every time. They are run once, on the first transaction, and
 //! every transaction starts from what they left.
 
-use super::eval::resolved;
+use super::eval::{resolved, CAPTURE_NAMES};
 use super::memo::Memo;
 use super::settled::Settled;
 use super::{Engine, Transaction};
@@ -17,6 +17,9 @@ use std::sync::Arc;
 pub(super) struct Prefix {
     pub tx: Arc<Collection>,
     pub highest_severity: u8,
+    /// One past the highest capture name (`TX:0`-`TX:9`) `tx` holds: a
+    /// transaction's first capture removes only those.
+    pub capture_high: usize,
     /// The phase-1 rule to go on from.
     pub resume: usize,
     /// Rules among the prefix that read the request but touch nothing the
@@ -265,7 +268,12 @@ impl Engine {
                 (re.as_str().to_string(), names)
             })
             .collect();
+        let capture_high = CAPTURE_NAMES
+            .iter()
+            .rposition(|n| t.tx.get_lowercase(n, t.now).is_some())
+            .map_or(0, |at| at + 1);
         Some(Prefix {
+            capture_high,
             tx_selected,
             tx: Arc::new(std::mem::take(&mut t.tx)),
             highest_severity: t.highest_severity,

@@ -78,6 +78,33 @@ fn capture_fills_tx_for_the_next_link() {
 }
 
 #[test]
+fn a_capture_clears_the_opening_rules_captures_it_does_not_replace() {
+    // The opening rules read no request data: they run once, and every
+    // transaction starts from their TX, captures included.
+    let e = engine(
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.seed=ab\"\n\
+         SecRule TX:seed \"@rx ^(a)(b)$\" \"id:2,phase:1,pass,nolog,capture\"\n\
+         SecRule ARGS:q \"@rx ^(z)$\" \"id:3,phase:1,pass,nolog,capture\"\n\
+         SecRule TX:2 \"@streq b\" \"id:4,phase:1,deny,status:409\"\n",
+    );
+    let tx = run(&e, &get("/?q=x"));
+    assert_eq!(
+        tx.tx("2"),
+        Some(&b"b"[..]),
+        "no capture: the opening one stays"
+    );
+    assert_eq!(status(&tx), Some(409));
+    let tx = run(&e, &get("/?q=z"));
+    assert_eq!((tx.tx("0"), tx.tx("1")), (Some(&b"z"[..]), Some(&b"z"[..])));
+    assert_eq!(
+        tx.tx("2"),
+        None,
+        "a capture with fewer groups removes the rest"
+    );
+    assert_eq!(status(&tx), None);
+}
+
+#[test]
 fn transformations_and_multi_match() {
     let e = engine(
         "SecRule ARGS \"@streq <script>\" \"id:1,phase:2,deny,t:urlDecode,t:lowercase\"\n\
