@@ -9,11 +9,11 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 /// A collection variable's name (lowercase).
 ///
-/// Every transaction's TX starts as a copy of the one the opening rules
-/// made: about a hundred and thirty names with the CRS. Names written in
-/// the rules are interned for the life of the process, so that copy and
-/// its drop copy pointers instead of updating a reference count in a
-/// hundred places of memory; names a macro makes at run time (from
+/// A transaction copies names all the time: those it writes into its own
+/// TX table (see `Collection::over`), those it records as added. Names
+/// written in the rules are interned for the life of the process, so a
+/// copy and its drop copy a pointer instead of updating a reference count
+/// shared by every transaction; names a macro makes at run time (from
 /// request data, so unbounded) are shared.
 #[derive(Debug, Clone)]
 pub enum Name {
