@@ -98,20 +98,33 @@ impl Transaction {
             _ => (0, &[][..]),
         };
         let mut deferred = deferred.iter();
+        let hots = match engine.prefix.get() {
+            Some(Some(p)) => p.hot(phase),
+            _ => &[],
+        };
         loop {
-            let at = match deferred.next() {
-                Some(&d) => d,
+            let (at, in_order) = match deferred.next() {
+                Some(&d) => (d, false),
                 None if i < rules.len() => {
                     i += 1;
-                    i - 1
+                    (i - 1, true)
                 }
                 None => break,
             };
             let Some(rule) = rules.get(at) else {
                 break;
             };
+            let hot = hots.get(at);
+            if let Some(h) = hot.filter(|h| in_order && h.nevers_after > 0) {
+                // Settled rules that never match, one after another: none
+                // does anything.
+                if matches!(h.settled, Some(Settled::Never)) && self.tx_targets_kept() {
+                    i = at + 1 + usize::from(h.nevers_after);
+                    continue;
+                }
+            }
             if self.removed.iter().any(|s| s.covers(rule))
-                || !self.matches_rule(engine, rule, (phase, at), memo)
+                || !self.matches_rule(engine, rule, (phase, at), hot, memo)
             {
                 continue;
             }
@@ -166,40 +179,35 @@ impl Transaction {
         engine: &Engine,
         rule: &CompiledRule,
         at: (u8, usize),
+        hot: Option<&Hot>,
         memo: &mut Memo,
     ) -> bool {
-        if let Some(Some(hot)) = engine
-            .prefix
-            .get()
-            .map(|p| p.as_ref().and_then(|p| p.hot(at.0, at.1)))
-        {
-            // (The CRS removes REQUEST_FILENAME from its XSS rules on most
-            // requests: only a removed TX target unsettles a rule.)
-            let tx_kept = || !self.removed_targets.iter().any(|(_, t)| t.var == Var::Tx);
+        if let Some(hot) = hot {
             match hot.settled {
-                Some(Settled::Never) if tx_kept() => return false,
-                Some(Settled::Always) if tx_kept() => return true,
-                Some(Settled::Acts) if tx_kept() => {
+                Some(Settled::Never) if self.tx_targets_kept() => return false,
+                Some(Settled::Always) if self.tx_targets_kept() => return true,
+                Some(Settled::Acts) if self.tx_targets_kept() => {
                     self.act(rule, at);
                     return true;
                 }
                 _ => {}
             }
             if hot.pair != Hot::NONE {
-                if let (true, Some(Some(b))) = (hot.union, self.unions.get(hot.pair as usize)) {
-                    if !prefilter::has(memo.bitset(*b), hot.slot) {
+                let slot = u32::from(hot.slot);
+                if let (true, Some(Some(b))) = (hot.union, self.unions.get(usize::from(hot.pair))) {
+                    if !prefilter::has(memo.bitset(*b), slot) {
                         return false;
                     }
                 }
                 // No value of the list can match the link, as far as this
                 // and earlier requests learnt. Most rules a request reaches
                 // end here, on a set already made: read without the rule.
-                let g = hot.group as usize;
-                let refuted = match self.excluded_says(g, hot.slot, memo) {
+                let g = usize::from(hot.group);
+                let refuted = match self.excluded_says(g, slot, memo) {
                     Some(says) => says,
                     None => match (rule.links.get(usize::from(hot.link)), &engine.prefilter) {
                         (Some(link), Some(f)) => {
-                            let check = ((link, hot.chain), (f, hot.slot));
+                            let check = ((link, u32::from(hot.chain)), (f, slot));
                             self.group_refuted(engine, g, check.0, check.1, memo)
                         }
                         _ => false,
@@ -222,6 +230,13 @@ impl Transaction {
             }
         }
         self.eval_rule(engine, rule, at, memo)
+    }
+
+    /// Whether settled rules hold: only a `ctl` that removed a TX target
+    /// unsettles them (the CRS removes REQUEST_FILENAME from its XSS rules
+    /// on most requests).
+    fn tx_targets_kept(&self) -> bool {
+        !self.removed_targets.iter().any(|(_, t)| t.var == Var::Tx)
     }
 
     /// Whether the rule's first link reads request data that has no value

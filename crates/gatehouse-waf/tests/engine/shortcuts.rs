@@ -113,6 +113,32 @@ fn rules_decided_by_settled_tx_behave_as_if_evaluated() {
 }
 
 #[test]
+fn runs_of_rules_settled_never_to_match_are_passed_over_whole() {
+    // Rules 10-12 read only what the opening rules wrote, and never match;
+    // the walk passes over them together, from their start or from a
+    // marker inside them, and goes on at the next rule.
+    let e = engine(
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.level=1\"\n\
+         SecRule ARGS:jump \"@streq 1\" \"id:2,phase:2,pass,nolog,skipAfter:MID\"\n\
+         SecRule TX:level \"@eq 7\" \"id:10,phase:2,deny,status:501\"\n\
+         SecRule TX:level \"@eq 8\" \"id:11,phase:2,deny,status:502\"\n\
+         SecMarker MID\n\
+         SecRule TX:level \"@eq 9\" \"id:12,phase:2,deny,status:503\"\n\
+         SecRule ARGS \"@contains bad\" \"id:13,phase:2,deny,status:418\"\n\
+         SecRule TX:level \"@eq 7\" \"id:14,phase:2,deny,status:504\"\n\
+         SecRule ARGS \"@contains worse\" \"id:15,phase:2,deny,status:419\"\n\
+         SecRule TX:level \"@eq 1\" \"id:16,phase:2,pass,log\"\n",
+    );
+    for _ in 0..2 {
+        assert_eq!(status(&run(&e, &get("/?q=bad"))), Some(418));
+        assert_eq!(status(&run(&e, &get("/?q=worse"))), Some(419));
+        assert_eq!(status(&run(&e, &get("/?jump=1&q=bad"))), Some(418));
+        let tx = run(&e, &get("/?q=fine"));
+        assert_eq!((status(&tx), ids(&tx)), (None, vec![16]));
+    }
+}
+
+#[test]
 fn negated_rules_over_values_the_request_lacks_do_not_match() {
     // A header the client did not send gives the link no value: negated
     // or not, it matches nothing, while a sent one is tested as written.
