@@ -4,6 +4,7 @@
 //! scoring by the rules themselves) and reports what matched and whether
 //! the request must be stopped.
 
+mod actions;
 mod capture_chain;
 mod collections_ahead;
 mod eval;
