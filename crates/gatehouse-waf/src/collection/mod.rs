@@ -92,7 +92,7 @@ pub struct Collection {
     /// a look-up here.
     signs: u64,
     /// Names added since [`Collection::track_additions`], when called: a
-    /// transaction's TX starts as a copy of the same one every time, so a
+    /// transaction's TX starts from the same one every time, so a
     /// key regex reads what it selected there plus these, instead of
     /// testing every name.
     added: Option<Vec<Name>>,
