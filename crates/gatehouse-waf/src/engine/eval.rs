@@ -115,11 +115,13 @@ impl Transaction {
                 break;
             };
             let hot = hots.get(at);
-            if let Some(h) = hot.filter(|h| in_order && h.nevers_after > 0) {
-                // Settled rules that never match, one after another: none
-                // does anything.
-                if matches!(h.settled, Some(Settled::Never)) && self.tx_targets_kept() {
-                    i = at + 1 + usize::from(h.nevers_after);
+            // A rule settled never to match does nothing, nor do those
+            // settled so right after it: the walk passes over them all.
+            if let Some(h) = hot.filter(|h| matches!(h.settled, Some(Settled::Never))) {
+                if self.tx_targets_kept() {
+                    if in_order {
+                        i = at + 1 + usize::from(h.nevers_after);
+                    }
                     continue;
                 }
             }
@@ -183,8 +185,8 @@ impl Transaction {
         memo: &mut Memo,
     ) -> bool {
         if let Some(hot) = hot {
+            // (`Settled::Never` is passed over by the walk.)
             match hot.settled {
-                Some(Settled::Never) if self.tx_targets_kept() => return false,
                 Some(Settled::Always) if self.tx_targets_kept() => return true,
                 Some(Settled::Acts) if self.tx_targets_kept() => {
                     self.act(rule, at);

@@ -51,11 +51,11 @@ impl Prefix {
 /// first, or a later one when the links before it act on nothing (the
 /// CRS's 920250 opens with a TX gate, then reads the arguments), since
 /// the rule matches only if that link does.
-#[derive(Debug, Clone, Copy)]
 ///
 /// Twelve bytes: the walk reads one per rule it reaches, about three
 /// hundred per request, so five share a cache line. A rule whose ids do
 /// not fit has no check (it is evaluated).
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Hot {
     pub settled: Option<Settled>,
     /// `NONE` when no link has such a check.
