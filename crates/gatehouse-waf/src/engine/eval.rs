@@ -73,6 +73,7 @@ impl Transaction {
             }
         }
         self.phase = phase;
+        self.serials.forget_body();
         let engine = self.engine.clone();
         let rules = engine.rules.phase(phase);
         // Taken for the phase so rules can borrow it alongside `self`.

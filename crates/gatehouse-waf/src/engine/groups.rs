@@ -6,6 +6,7 @@
 use super::eval::LinkTest;
 use super::memo::{GroupValue, Memo};
 use super::prefilter::{self, Prefilter};
+use super::shapes::Kept;
 use super::{Engine, Transaction};
 use crate::compile::{CompiledRule, Key, Link, Var, VariableRef};
 
@@ -268,13 +269,32 @@ impl Transaction {
         }
         let f = engine.prefilter.as_ref()?;
         let refs = engine.group_refs.get(g)?;
+        // Kept by an earlier request with the same data (see `shapes`).
+        let sources = engine.group_sources.get(g).copied().flatten();
+        let key = match (engine.shapes.as_deref(), sources) {
+            (Some(s), Some(sources)) => self.shape_key(s, g, sources).map(|k| (s, k)),
+            _ => None,
+        };
+        let mut uses = 0;
+        match key.as_ref().and_then(|(s, k)| s.group(k)) {
+            Some(Kept::Set(kept)) => {
+                let set = memo.push_bits(&kept.bits);
+                let entry = (set < UNKNOWN).then_some(set)?;
+                *self.group_excluded.get_mut(g)? = Some(entry);
+                return Some(entry);
+            }
+            Some(Kept::Due(n)) => uses = n,
+            None => {}
+        }
         let all = memo.new_bitset(f);
         let mut first = true;
+        let mut whole = true;
         let mut unknown = memo.group_unknown.buffer(g);
         for (v, r) in link.variables.iter().zip(refs) {
             let r = *r as usize;
             if !self.sub_known(v, r, memo) {
                 memo.and_bitset(all, None);
+                whole = false;
                 break;
             }
             // A variable without values adds none to the list.
@@ -287,6 +307,9 @@ impl Transaction {
             first = false;
         }
         let mark = if unknown.is_empty() { 0 } else { UNKNOWN };
+        if let (Some((shapes, key)), true, 0) = (&key, whole, mark) {
+            shapes.put_group(key, memo.bitset(all), uses);
+        }
         memo.group_unknown.put(g, unknown, true);
         // (A memo holds far fewer than 2^31 sets.)
         let entry = (all < UNKNOWN).then_some(all | mark)?;

@@ -90,6 +90,9 @@ pub(super) struct Groups {
     pub refs: Vec<Vec<u32>>,
     /// Per variable id: whether it is `REQUEST_BODY`.
     pub ref_body: Vec<bool>,
+    /// Per group: the request data its variables read (see
+    /// `shapes::sources_of`).
+    pub sources: Vec<Option<u32>>,
 }
 
 /// Interns target lists made only of request data (see `Engine::table`),
@@ -108,6 +111,7 @@ pub(super) fn target_groups(rules: &RuleSet, chains: &PerLink<u32>) -> Groups {
     let mut refs: HashMap<String, u32> = HashMap::new();
     let mut ref_body = Vec::new();
     let mut group_refs = Vec::new();
+    let mut sources = Vec::new();
     let mut per_link: PerLink<Option<(u32, u32)>> = Default::default();
     for (p, phase) in rules.phases.iter().enumerate() {
         for (r, rule) in phase.iter().enumerate() {
@@ -138,6 +142,7 @@ pub(super) fn target_groups(rules: &RuleSet, chains: &PerLink<u32>) -> Groups {
                 let group = *ids.entry(text.join("|")).or_insert(next);
                 if group as usize == body.len() {
                     body.push(link.variables.iter().any(|v| v.var == Var::RequestBody));
+                    sources.push(super::shapes::sources_of(&link.variables));
                     let list = text
                         .iter()
                         .zip(&link.variables)
@@ -168,6 +173,7 @@ pub(super) fn target_groups(rules: &RuleSet, chains: &PerLink<u32>) -> Groups {
         pairs: pair_groups,
         refs: group_refs,
         ref_body,
+        sources,
     }
 }
 

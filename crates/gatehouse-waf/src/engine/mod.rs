@@ -17,6 +17,7 @@ mod prefilter;
 mod prefix;
 mod recall;
 mod settled;
+mod shapes;
 mod targets;
 
 pub use collections_ahead::CollectionsAhead;
@@ -107,6 +108,8 @@ pub struct Engine {
     group_refs: Vec<Vec<u32>>,
     /// Per variable id: whether it is `REQUEST_BODY`.
     ref_body: Vec<bool>,
+    /// Per group: the request data it reads (see `shapes`).
+    group_sources: Vec<Option<u32>>,
     /// Per phase and rule: where its `skipAfter` resumes (the rule after
     /// the marker; the phase's end for a marker in no later place).
     skip_targets: PerLink0<Option<usize>>,
@@ -126,6 +129,8 @@ pub struct Engine {
     chain_slots: Vec<Vec<u64>>,
     /// What earlier requests taught about values (see `recall`).
     recall: Option<Arc<recall::Recall>>,
+    /// And about target lists (see `shapes`), with the recall.
+    shapes: Option<Arc<shapes::Shapes>>,
 }
 
 impl Engine {
@@ -155,6 +160,7 @@ impl Engine {
             pairs: pair_groups,
             refs: group_refs,
             ref_body,
+            sources: group_sources,
         } = target_groups(&rules, &chains);
         let keeps = rules
             .phases
@@ -195,6 +201,7 @@ impl Engine {
             pair_groups,
             group_refs,
             ref_body,
+            group_sources,
             tx_names,
             capture_chains: capture_chain::find(&rules),
             prefix: OnceLock::new(),
@@ -202,6 +209,7 @@ impl Engine {
             tag_patterns,
             prefilter,
             recall: Some(Arc::new(recall::Recall::new())),
+            shapes: Some(Arc::new(shapes::Shapes::new())),
             chain_slots,
             rules,
             store,
@@ -216,6 +224,7 @@ impl Engine {
     /// benchmarks).
     pub fn without_recall(mut self) -> Engine {
         self.recall = None;
+        self.shapes = None;
         self
     }
 
@@ -227,6 +236,12 @@ impl Engine {
     /// How many values earlier requests taught the engine about.
     pub fn recalled_values(&self) -> usize {
         self.recall.as_ref().map_or(0, |r| r.len())
+    }
+
+    /// How many target lists' excluded sets earlier requests left (see
+    /// `shapes`).
+    pub fn kept_target_lists(&self) -> usize {
+        self.shapes.as_ref().map_or(0, |s| s.len())
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -301,6 +316,7 @@ impl Engine {
             unions: memo.table(self.pair_groups.len()),
             group_raw: memo.table(self.group_body.len()),
             group_excluded: memo.table(self.group_body.len()),
+            serials: shapes::Serials::default(),
             memo,
         };
         for name in self.auto_collections.iter().copied() {
@@ -406,6 +422,8 @@ pub struct Transaction {
     /// values not remembered are set aside beside their variables' lists
     /// in the memo (see `Transaction::group_refuted`).
     group_excluded: Vec<Option<u32>>,
+    /// The serials of the request data read so far (see `shapes`).
+    serials: shapes::Serials,
 }
 
 /// The cache's keys are three machine words: a multiply-rotate mix is

@@ -28,11 +28,13 @@ impl Value<'_> {
     /// like any value, never kept past the request.
     pub(super) fn is_credential(&self) -> bool {
         self.collection == Var::RequestHeaders.name()
-            && self.key.as_deref().is_some_and(|k| {
-                k.eq_ignore_ascii_case(b"authorization")
-                    || k.eq_ignore_ascii_case(b"proxy-authorization")
-            })
+            && self.key.as_deref().is_some_and(credential_header)
     }
+}
+
+/// Whether a request header of this name carries a credential.
+pub(super) fn credential_header(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"authorization") || name.eq_ignore_ascii_case(b"proxy-authorization")
 }
 
 /// `COLLECTION:key` or `COLLECTION`: a matched value's name.

@@ -380,12 +380,13 @@ fn outcome(engine: &Arc<Engine>, s: &Stage) -> String {
     )
 }
 
-/// What the engine remembers of values from earlier requests changes no
-/// outcome: every stage of the suite (at PL2, most rules on) played on an
-/// engine that forgets, then three times on one that remembers (values
-/// are kept from their second sighting, so the third pass recalls nearly
-/// every value), matches the same rules on the same variables with the
-/// same score and decision.
+/// What the engine remembers of values and target lists from earlier
+/// requests changes no outcome: every stage of the suite (at PL2, most
+/// rules on) played on an engine that forgets, then three times on one
+/// that remembers (values and request data are kept from their second
+/// sighting, so the third pass recalls nearly every value, and takes the
+/// excluded sets of the lists whose data repeats), matches the same rules
+/// on the same variables with the same score and decision.
 #[test]
 fn recalled_values_change_no_outcome() {
     let Some(dir) = crs_dir() else { return };
@@ -431,6 +432,10 @@ fn recalled_values_change_no_outcome() {
         assert!(
             remembering.recalled_values() > 100,
             "pass {pass}: the engine remembered nothing"
+        );
+        assert!(
+            remembering.kept_target_lists() > 100,
+            "pass {pass}: the engine kept no target list"
         );
     }
 }

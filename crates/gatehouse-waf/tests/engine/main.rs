@@ -71,5 +71,6 @@ fn status(tx: &Transaction) -> Option<u16> {
     tx.intervention().map(|i| i.status)
 }
 
+mod kept;
 mod rules;
 mod shortcuts;
