@@ -187,8 +187,10 @@ impl Source {
             Protocol => part(&vars.request_protocol, out),
             QueryString => part(&vars.query_string, out),
             RemoteAddr => part(vars.remote_addr.as_bytes(), out),
+            // (Before the body is read, these have no value.)
             Xml => match (&vars.xml, body_phase) {
                 (Some(x), true) => {
+                    out.push(1);
                     part(&x.text, out);
                     for a in &x.attributes {
                         part(a, out);
@@ -198,15 +200,17 @@ impl Source {
             },
             Body if !body_phase => out.push(0),
             Body if vars.request_body.len() > MAX_LEN => return false,
-            Body => part(&vars.request_body, out),
+            Body => {
+                out.push(1);
+                part(&vars.request_body, out);
+            }
         }
         true
     }
 }
 
 fn part(bytes: &[u8], out: &mut Vec<u8>) {
-    // (Parts longer than 4 GB do not reach a WAF's memory.)
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
     out.extend_from_slice(bytes);
 }
 
@@ -220,7 +224,7 @@ fn pairs(list: &Pairs, names: bool, credentials: bool, out: &mut Vec<u8>) {
             continue;
         }
         match credentials && credential_header(k) {
-            true => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+            true => out.extend_from_slice(&u64::MAX.to_le_bytes()),
             false => part(v, out),
         }
     }
