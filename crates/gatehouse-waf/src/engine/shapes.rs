@@ -31,11 +31,13 @@ use crate::hash::content_hash;
 use crate::request::{Pairs, RequestVars};
 
 const SHARDS: usize = 16;
-/// Per shard, the newer generation of sources holds at most this many
-/// entries or bytes, and that of group sets this many (see `Generations`).
+/// Per shard, the newer generation of sources and that of group sets
+/// each hold at most this many entries or bytes (see `Generations`): with
+/// the older ones, at most 8 MB in all, and the probation tables' 512 KB.
 const GENERATION_SOURCES: usize = 256;
-const GENERATION_SOURCE_BYTES: usize = 256 * 1024;
+const GENERATION_SOURCE_BYTES: usize = 128 * 1024;
 const GENERATION_GROUPS: usize = 1024;
+const GENERATION_GROUP_BYTES: usize = 128 * 1024;
 /// Hashes of sources seen once, per shard: a table with one hash per
 /// slot, a newer one taking the slot (no growth, no rehash, as one-off
 /// data comes with every request).
@@ -320,29 +322,49 @@ impl<T> Default for Generations<T> {
     }
 }
 
-impl<T> Generations<T> {
-    fn get(
-        &mut self,
-        hash: u64,
-        size: impl Fn(&T) -> usize,
-        limits: (usize, usize),
-    ) -> Option<Arc<T>> {
+/// An entry's bytes, with the map's and the allocator's share.
+trait Weighed {
+    fn size(&self) -> usize;
+    /// At most how many entries, and bytes, a newer generation holds.
+    const LIMITS: (usize, usize);
+}
+
+impl Weighed for SourceEntry {
+    fn size(&self) -> usize {
+        self.content.len() + 64
+    }
+    const LIMITS: (usize, usize) = (GENERATION_SOURCES, GENERATION_SOURCE_BYTES);
+}
+
+impl Weighed for GroupEntry {
+    fn size(&self) -> usize {
+        (self.key.len() + self.bits.len()) * 8 + 64
+    }
+    const LIMITS: (usize, usize) = (GENERATION_GROUPS, GENERATION_GROUP_BYTES);
+}
+
+impl<T: Weighed> Generations<T> {
+    fn get(&mut self, hash: u64) -> Option<Arc<T>> {
         if let Some(e) = self.young.get(&hash) {
             return Some(e.clone());
         }
         let e = self.old.remove(&hash)?;
-        self.insert(hash, e.clone(), size(&e), limits);
+        self.insert(hash, e.clone());
         Some(e)
     }
 
-    fn insert(&mut self, hash: u64, entry: Arc<T>, size: usize, (count, bytes): (usize, usize)) {
+    fn insert(&mut self, hash: u64, entry: Arc<T>) {
+        let size = entry.size();
+        let (count, bytes) = T::LIMITS;
         if self.young.len() >= count || self.young_bytes + size > bytes {
             self.old = std::mem::take(&mut self.young);
             self.young_bytes = 0;
         }
         self.young_bytes += size;
         self.old.remove(&hash);
-        self.young.insert(hash, entry);
+        if let Some(previous) = self.young.insert(hash, entry) {
+            self.young_bytes = self.young_bytes.saturating_sub(previous.size());
+        }
     }
 }
 
@@ -352,9 +374,6 @@ struct Shard {
     seen_once: Vec<u64>,
     groups: Generations<GroupEntry>,
 }
-
-const SOURCE_LIMITS: (usize, usize) = (GENERATION_SOURCES, GENERATION_SOURCE_BYTES);
-const GROUP_LIMITS: (usize, usize) = (GENERATION_GROUPS, usize::MAX);
 
 /// The engine's memory of target lists (see the module's comment).
 pub(super) struct Shapes {
@@ -385,7 +404,7 @@ impl Shapes {
     fn serial(&self, content: &[u8]) -> Option<u64> {
         let hash = content_hash(self.seed, content);
         let mut shard = self.shard(hash)?;
-        if let Some(e) = shard.sources.get(hash, |e| e.content.len(), SOURCE_LIMITS) {
+        if let Some(e) = shard.sources.get(hash) {
             return (*e.content == *content).then_some(e.serial);
         }
         let slot = (hash >> 32) as usize % PROBATION;
@@ -401,9 +420,7 @@ impl Shapes {
                 content: content.into(),
                 serial,
             };
-            shard
-                .sources
-                .insert(hash, Arc::new(entry), content.len(), SOURCE_LIMITS);
+            shard.sources.insert(hash, Arc::new(entry));
             return Some(serial);
         }
         if let Some(seen) = shard.seen_once.get_mut(slot) {
@@ -425,7 +442,7 @@ impl Shapes {
         let entry = self
             .shard(hash)?
             .groups
-            .get(hash, |_| 0, GROUP_LIMITS)
+            .get(hash)
             .filter(|e| *e.key == *key)?;
         let uses = entry.uses.fetch_add(1, Ordering::Relaxed).saturating_add(1);
         Some(match due(uses) {
@@ -455,7 +472,7 @@ impl Shapes {
             uses: AtomicU32::new(uses),
         };
         if let Some(mut shard) = self.shard(hash) {
-            shard.groups.insert(hash, Arc::new(entry), 0, GROUP_LIMITS);
+            shard.groups.insert(hash, Arc::new(entry));
         }
     }
 }
@@ -553,6 +570,33 @@ mod tests {
             }
         }
         assert_eq!(made, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_keeps_what_is_used() {
+        let s = Shapes::new();
+        let key = |g: u64| {
+            let mut k = ShapeKey {
+                words: [0; KEY_SERIALS + 1],
+                len: 2,
+            };
+            k.words[0] = g;
+            k.words[1] = 1;
+            k
+        };
+        let bits = [0u64; 16];
+        s.put_group(&key(0), &bits, 3);
+        for g in 1..40_000 {
+            s.put_group(&key(g), &bits, 3);
+            // A set in use keeps moving back to the newer generation.
+            if g % 64 == 0 {
+                assert!(s.group(&key(0)).is_some(), "lost after {g}");
+            }
+        }
+        let size = (2 + bits.len()) * 8 + 64;
+        let per_generation = GENERATION_GROUPS.min(GENERATION_GROUP_BYTES / size + 1);
+        assert!(s.len() <= 2 * SHARDS * per_generation, "{}", s.len());
+        assert!(s.group(&key(1)).is_none());
     }
 
     #[test]
