@@ -8,6 +8,7 @@ mod actions;
 mod capture_chain;
 mod collections_ahead;
 mod eval;
+mod generations;
 mod groups;
 mod layout;
 mod lists;

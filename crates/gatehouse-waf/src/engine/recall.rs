@@ -12,20 +12,17 @@
 //! keyed by content: a seeded hash picks the entry, then the bytes are
 //! compared, so a collision costs a miss, never a wrong answer.
 
-use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::generations::{Generations, Lookup, Shards, Weighed};
 use super::KeyHasher;
 
 /// Values longer than this are not remembered (bodies, large cookies:
 /// rarely repeated, costly to keep).
 pub(super) const MAX_LEN: usize = 2048;
-/// Shards, so threads seldom wait on each other.
-const SHARDS: usize = 16;
-/// A shard's newer generation holds at most this many values, or bytes;
-/// when full it becomes the older one and the older one is dropped. A
-/// value found in the older generation moves back to the newer one.
+/// A shard's newer generation holds at most this many values, or bytes
+/// (see `Generations`).
 const GENERATION_VALUES: usize = 256;
 const GENERATION_BYTES: usize = 512 * 1024;
 /// Hashes of values seen once, per shard: a value is remembered from its
@@ -56,7 +53,7 @@ pub(super) struct KnownChain {
     pub bits: Option<Box<[u64]>>,
 }
 
-impl Known {
+impl Weighed for Known {
     fn size(&self) -> usize {
         let words = |b: &Option<Box<[u64]>>| b.as_ref().map_or(0, |b| b.len() * 8);
         self.content.len()
@@ -70,7 +67,10 @@ impl Known {
             + self.verdicts.len() * 8
             + 96
     }
+    const LIMITS: (usize, usize) = (GENERATION_VALUES, GENERATION_BYTES);
+}
 
+impl Known {
     pub fn chain(&self, chain: u32) -> Option<&KnownChain> {
         self.chains.iter().find(|c| c.chain == chain)
     }
@@ -116,64 +116,39 @@ impl Known {
     }
 }
 
-type Map = HashMap<u64, Arc<Known>, BuildHasherDefault<KeyHasher>>;
-
 #[derive(Default)]
 struct Shard {
-    young: Map,
-    young_bytes: usize,
-    old: Map,
+    values: Generations<Known>,
     seen_once: std::collections::HashSet<u64, BuildHasherDefault<KeyHasher>>,
 }
 
 /// The engine's memory of values (see the module's comment).
 pub(super) struct Recall {
-    shards: Box<[Mutex<Shard>]>,
-    seed: u64,
+    shards: Shards<Shard>,
 }
 
 impl Recall {
     pub fn new() -> Recall {
-        // A per-engine seed: which values share a hash cannot be worked out
-        // from outside to push others out.
-        let seed = std::collections::hash_map::RandomState::new();
-        let seed = std::hash::BuildHasher::hash_one(&seed, 0x6761_7465_686f_7573_u64);
         Recall {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            seed,
+            shards: Shards::new(0x6761_7465_686f_7573),
         }
     }
 
     /// The content hash a value is remembered by.
     pub fn hash(&self, value: &[u8]) -> u64 {
-        super::memo::content_hash(self.seed, value)
-    }
-
-    fn shard(&self, hash: u64) -> Option<std::sync::MutexGuard<'_, Shard>> {
-        let shard = self.shards.get(hash as usize % SHARDS)?;
-        // A poisoned shard only means a panic elsewhere mid-insert; its
-        // maps are whole, so go on with them.
-        Some(shard.lock().unwrap_or_else(|e| e.into_inner()))
+        super::memo::content_hash(self.shards.seed, value)
     }
 
     /// What is known of `value` (whose hash is `hash`), and whether what
     /// this request learns of it is worth keeping (it was seen before).
     pub fn get(&self, hash: u64, value: &[u8]) -> (Option<Arc<Known>>, bool) {
-        let Some(mut shard) = self.shard(hash) else {
+        let Some(mut shard) = self.shards.lock(hash) else {
             return (None, false);
         };
-        if let Some(k) = shard.young.get(&hash) {
-            return match *k.content == *value {
-                true => (Some(k.clone()), true),
-                false => (None, false),
-            };
-        }
-        if let Some(k) = shard.old.remove(&hash) {
-            if *k.content != *value {
-                return (None, false);
-            }
-            shard.insert(hash, k.clone());
-            return (Some(k), true);
+        match shard.values.get(hash, |k| *k.content == *value) {
+            Lookup::Found(k) => return (Some(k), true),
+            Lookup::Other => return (None, false),
+            Lookup::Absent => {}
         }
         if shard.seen_once.remove(&hash) {
             return (None, true);
@@ -189,46 +164,24 @@ impl Recall {
     /// same value meanwhile (two values of one request may be equal, each
     /// having learnt different things).
     pub fn put(&self, hash: u64, mut known: Known) {
-        let Some(mut shard) = self.shard(hash) else {
+        let Some(mut shard) = self.shards.lock(hash) else {
             return;
         };
         let current = shard
-            .young
-            .get(&hash)
-            .or_else(|| shard.old.get(&hash))
+            .values
+            .peek(hash)
             .filter(|k| k.content == known.content)
             .cloned();
         match current {
             Some(current) => known.absorb(&current),
             None => known.sort(),
         }
-        shard.old.remove(&hash);
-        shard.insert(hash, Arc::new(known));
+        shard.values.insert(hash, Arc::new(known));
     }
 
     /// How many values are remembered.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                let s = s.lock().unwrap_or_else(|e| e.into_inner());
-                s.young.len() + s.old.len()
-            })
-            .sum()
-    }
-}
-
-impl Shard {
-    fn insert(&mut self, hash: u64, known: Arc<Known>) {
-        let size = known.size();
-        if self.young.len() >= GENERATION_VALUES || self.young_bytes + size > GENERATION_BYTES {
-            self.old = std::mem::take(&mut self.young);
-            self.young_bytes = 0;
-        }
-        self.young_bytes += size;
-        if let Some(previous) = self.young.insert(hash, known) {
-            self.young_bytes = self.young_bytes.saturating_sub(previous.size());
-        }
+        self.shards.sum(|s| s.values.len())
     }
 }
 
@@ -303,7 +256,11 @@ mod tests {
                 assert!(r.get(hu, &used).0.is_some(), "lost after {i}");
             }
         }
-        assert!(r.len() <= 2 * SHARDS * GENERATION_VALUES, "{}", r.len());
+        assert!(
+            r.len() <= 2 * super::super::generations::SHARDS * GENERATION_VALUES,
+            "{}",
+            r.len()
+        );
         assert!(r
             .get(r.hash(&0u32.to_le_bytes()), &0u32.to_le_bytes())
             .0

@@ -18,19 +18,17 @@
 //! more, so a kept set may lack some learnt since: it is made afresh on
 //! its 1st, 2nd, 4th, ... 512th use, then every 1024th.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
+use super::generations::{Generations, Lookup, Shards, Weighed};
 use super::recall::MAX_LEN;
 use super::targets::credential_header;
-use super::{KeyHasher, Transaction};
+use super::Transaction;
 use crate::compile::{Var, VariableRef};
 use crate::hash::content_hash;
 use crate::request::{Pairs, RequestVars};
 
-const SHARDS: usize = 16;
 /// Per shard, the newer generation of sources and that of group sets
 /// each hold at most this many entries or bytes (see `Generations`): with
 /// the older ones, at most 8 MB in all, and the probation tables' 512 KB.
@@ -45,10 +43,23 @@ const PROBATION: usize = 4096;
 /// A group key holds the group and at most this many serials.
 const KEY_SERIALS: usize = SOURCES;
 
-/// Where a variable's values come from: request data that stays put for
-/// the transaction.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Source {
+/// Declares [`Source`] with `Source::ALL`, every source in order.
+macro_rules! sources {
+    ($($source:ident),* $(,)?) => {
+        /// Where a variable's values come from: request data that stays
+        /// put for the transaction.
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub(super) enum Source {
+            $($source,)*
+        }
+
+        impl Source {
+            const ALL: &'static [Source] = &[$(Source::$source,)*];
+        }
+    };
+}
+
+sources!(
     ArgsGet,
     ArgsPost,
     ArgsJson,
@@ -73,42 +84,11 @@ pub(super) enum Source {
     RemoteAddr,
     Xml,
     Body,
-}
+);
 
-const SOURCES: usize = Source::Body as usize + 1;
+const SOURCES: usize = Source::ALL.len();
 
 impl Source {
-    /// Every source, in order.
-    const ALL: [Source; SOURCES] = {
-        use Source::*;
-        [
-            ArgsGet,
-            ArgsPost,
-            ArgsJson,
-            ArgsGetNames,
-            ArgsPostNames,
-            ArgsJsonNames,
-            Headers,
-            HeaderNames,
-            Cookies,
-            CookieNames,
-            Files,
-            FileNames,
-            MultipartHeaders,
-            Uri,
-            UriRaw,
-            Filename,
-            Basename,
-            Line,
-            Method,
-            Protocol,
-            QueryString,
-            RemoteAddr,
-            Xml,
-            Body,
-        ]
-    };
-
     /// The sources of `var`'s values; `None` when they are not kept
     /// here (anything else: TX, counts, flags, the response).
     fn of(var: &Var) -> Option<&'static [Source]> {
@@ -255,7 +235,7 @@ impl Serials {
     /// Forgets the sources the body may change (made again as a phase
     /// starts).
     pub fn forget_body(&mut self) {
-        for (s, source) in self.serials.iter_mut().zip(Source::ALL) {
+        for (s, &source) in self.serials.iter_mut().zip(Source::ALL) {
             if source.read_with_body() {
                 *s = None;
                 self.missing &= !(1 << source as u32);
@@ -301,34 +281,6 @@ struct SourceEntry {
     serial: u64,
 }
 
-type Map<T> = HashMap<u64, Arc<T>, BuildHasherDefault<KeyHasher>>;
-
-/// Two generations of entries: when the newer is full it becomes the
-/// older and the older is dropped; an entry found in the older moves
-/// back to the newer.
-struct Generations<T> {
-    young: Map<T>,
-    old: Map<T>,
-    young_bytes: usize,
-}
-
-impl<T> Default for Generations<T> {
-    fn default() -> Self {
-        Generations {
-            young: Map::default(),
-            old: Map::default(),
-            young_bytes: 0,
-        }
-    }
-}
-
-/// An entry's bytes, with the map's and the allocator's share.
-trait Weighed {
-    fn size(&self) -> usize;
-    /// At most how many entries, and bytes, a newer generation holds.
-    const LIMITS: (usize, usize);
-}
-
 impl Weighed for SourceEntry {
     fn size(&self) -> usize {
         self.content.len() + 64
@@ -343,31 +295,6 @@ impl Weighed for GroupEntry {
     const LIMITS: (usize, usize) = (GENERATION_GROUPS, GENERATION_GROUP_BYTES);
 }
 
-impl<T: Weighed> Generations<T> {
-    fn get(&mut self, hash: u64) -> Option<Arc<T>> {
-        if let Some(e) = self.young.get(&hash) {
-            return Some(e.clone());
-        }
-        let e = self.old.remove(&hash)?;
-        self.insert(hash, e.clone());
-        Some(e)
-    }
-
-    fn insert(&mut self, hash: u64, entry: Arc<T>) {
-        let size = entry.size();
-        let (count, bytes) = T::LIMITS;
-        if self.young.len() >= count || self.young_bytes + size > bytes {
-            self.old = std::mem::take(&mut self.young);
-            self.young_bytes = 0;
-        }
-        self.young_bytes += size;
-        self.old.remove(&hash);
-        if let Some(previous) = self.young.insert(hash, entry) {
-            self.young_bytes = self.young_bytes.saturating_sub(previous.size());
-        }
-    }
-}
-
 #[derive(Default)]
 struct Shard {
     sources: Generations<SourceEntry>,
@@ -377,35 +304,26 @@ struct Shard {
 
 /// The engine's memory of target lists (see the module's comment).
 pub(super) struct Shapes {
-    shards: Box<[Mutex<Shard>]>,
-    seed: u64,
+    shards: Shards<Shard>,
     next_serial: AtomicU64,
 }
 
 impl Shapes {
     pub fn new() -> Shapes {
-        let seed = std::collections::hash_map::RandomState::new();
-        let seed = std::hash::BuildHasher::hash_one(&seed, 0x7368_6170_6573_u64);
         Shapes {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            seed,
+            shards: Shards::new(0x7368_6170_6573),
             next_serial: AtomicU64::new(1),
         }
     }
 
-    fn shard(&self, hash: u64) -> Option<MutexGuard<'_, Shard>> {
-        let shard = self.shards.get(hash as usize % SHARDS)?;
-        // A poisoned shard only means a panic elsewhere mid-insert; its
-        // maps are whole.
-        Some(shard.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
     /// The serial of a source's content; `None` on its first sighting.
     fn serial(&self, content: &[u8]) -> Option<u64> {
-        let hash = content_hash(self.seed, content);
-        let mut shard = self.shard(hash)?;
-        if let Some(e) = shard.sources.get(hash) {
-            return (*e.content == *content).then_some(e.serial);
+        let hash = content_hash(self.shards.seed, content);
+        let mut shard = self.shards.lock(hash)?;
+        match shard.sources.get(hash, |e| *e.content == *content) {
+            Lookup::Found(e) => return Some(e.serial),
+            Lookup::Other => return None,
+            Lookup::Absent => {}
         }
         let slot = (hash >> 32) as usize % PROBATION;
         if shard.seen_once.is_empty() {
@@ -430,7 +348,7 @@ impl Shapes {
     }
 
     fn key_hash(&self, key: &[u64]) -> u64 {
-        key.iter().fold(self.seed, |h, w| {
+        key.iter().fold(self.shards.seed, |h, w| {
             (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
         })
     }
@@ -439,11 +357,10 @@ impl Shapes {
     pub fn group(&self, key: &ShapeKey) -> Option<Kept> {
         let key = key.as_slice();
         let hash = self.key_hash(key);
-        let entry = self
-            .shard(hash)?
-            .groups
-            .get(hash)
-            .filter(|e| *e.key == *key)?;
+        let Lookup::Found(entry) = self.shards.lock(hash)?.groups.get(hash, |e| *e.key == *key)
+        else {
+            return None;
+        };
         let uses = entry.uses.fetch_add(1, Ordering::Relaxed).saturating_add(1);
         Some(match due(uses) {
             true => Kept::Due(uses),
@@ -453,13 +370,7 @@ impl Shapes {
 
     /// How many group sets are kept.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                let s = s.lock().unwrap_or_else(|e| e.into_inner());
-                s.groups.young.len() + s.groups.old.len()
-            })
-            .sum()
+        self.shards.sum(|s| s.groups.len())
     }
 
     /// Keeps group key `key`'s excluded set `bits`, used `uses` times.
@@ -471,7 +382,7 @@ impl Shapes {
             bits: bits.into(),
             uses: AtomicU32::new(uses),
         };
-        if let Some(mut shard) = self.shard(hash) {
+        if let Some(mut shard) = self.shards.lock(hash) {
             shard.groups.insert(hash, Arc::new(entry));
         }
     }
@@ -595,7 +506,11 @@ mod tests {
         }
         let size = (2 + bits.len()) * 8 + 64;
         let per_generation = GENERATION_GROUPS.min(GENERATION_GROUP_BYTES / size + 1);
-        assert!(s.len() <= 2 * SHARDS * per_generation, "{}", s.len());
+        assert!(
+            s.len() <= 2 * super::super::generations::SHARDS * per_generation,
+            "{}",
+            s.len()
+        );
         assert!(s.group(&key(1)).is_none());
     }
 
