@@ -100,6 +100,34 @@ fn seed_rules_block_before_the_service_and_count_failed_logins() {
 }
 
 #[test]
+fn the_logging_phase_runs_for_blocked_requests_too() {
+    let up = Upstream::start_with(|_| Reply::ok("ok"));
+    let waf = rules(
+        "SecRule ARGS \"@contains evil\" \"id:10,phase:1,deny,setvar:tx.why=evil\"\n\
+         SecRule TX:why \"@streq evil\" \"id:20,phase:5,pass,log,msg:'reported'\"\n\
+         SecAction \"id:21,phase:5,pass,log,msg:'every request'\"\n",
+    );
+    let gw = Gateway::start(&config(&up, &waf));
+    assert_eq!(gw.get("/a?q=fine").status, 200);
+    assert_refused(&gw.get("/a?q=evil"), 403);
+    let m = gw.metrics();
+    let matched = |rule: &str| {
+        metric_sum(
+            &m,
+            "gatehouse_waf_rule_matches_total",
+            &[("rule", rule), ("action", "matched")],
+        )
+    };
+    assert_eq!(matched("20"), Some(1.0));
+    assert_eq!(matched("21"), Some(2.0));
+    let logs = gw.logs();
+    assert!(
+        logs.contains("blocked by 10; rules: 10[ARGS:q]; 20[TX:why] \"reported\""),
+        "{logs}"
+    );
+}
+
+#[test]
 fn bodies_are_inspected_before_anything_reaches_the_service() {
     let up = Upstream::start_with(Reply::echo);
     let waf = format!(

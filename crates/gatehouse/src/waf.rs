@@ -208,8 +208,18 @@ pub fn finish(ctx: &mut RequestCtx) {
     let Some(state) = ctx.waf.as_mut() else {
         return;
     };
+    let before = state.tx.matches().len();
     state.tx.logging();
     let tx = &state.tx;
+    for id in tx
+        .matches()
+        .get(before..)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m.rule_id)
+    {
+        ctx.rt.metrics.waf_match(id, "matched");
+    }
     if tx.matches().is_empty() {
         return;
     }

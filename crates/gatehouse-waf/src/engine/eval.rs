@@ -27,59 +27,33 @@ pub(super) struct LinkResult {
 
 impl Transaction {
     pub(super) fn run_phase(&mut self, phase: u8) -> Option<Intervention> {
-        if self.intervention.is_some() {
+        // The logging phase always runs, as in ModSecurity: after a block
+        // or an `allow` too (the CRS reports a blocked request's anomaly
+        // scores there).
+        let logging = phase == 5;
+        if self.intervention.is_some() && !logging {
             return self.intervention.clone();
         }
         if self.mode == EngineMode::Off
-            || self.allowed == Some(AllowScope::All)
+            || (self.allowed == Some(AllowScope::All) && !logging)
             || (self.allowed == Some(AllowScope::Request) && phase <= 2)
         {
             return None;
         }
-        // Request values stay where they are for the whole transaction
-        // (the body only adds values), so what phase 1 learnt about them
-        // holds in phase 2. The response is new data.
-        if phase >= 3 || self.phase > phase {
-            self.memo.clear();
-        }
-        // Target lists change when the body adds values, and those that
-        // read REQUEST_BODY gain it in phase 2.
-        if phase >= 3 || self.vars.has_body_values() {
-            self.memo.clear_groups();
-            self.unions.iter_mut().for_each(|u| *u = None);
-            self.group_raw.iter_mut().for_each(|g| *g = None);
-            self.group_excluded.iter_mut().for_each(|g| *g = None);
-        } else if phase == 2 {
-            let engine = self.engine.clone();
-            for (r, _) in engine.ref_body.iter().enumerate().filter(|(_, b)| **b) {
-                self.memo.subs.forget(r);
-            }
-            for (g, _) in engine.group_body.iter().enumerate().filter(|(_, b)| **b) {
-                self.memo.groups.forget(g);
-                if let Some(raw) = self.group_raw.get_mut(g) {
-                    *raw = None;
-                }
-                if let Some(r) = self.group_excluded.get_mut(g) {
-                    *r = None;
-                }
-            }
-            for (pair, g) in engine.pair_groups.iter().enumerate() {
-                if engine.group_body.get(*g as usize).copied().unwrap_or(true) {
-                    self.memo.pair_bits.forget(pair);
-                    if let Some(u) = self.unions.get_mut(pair) {
-                        *u = None;
-                    }
-                }
-            }
-        }
+        let mut memo = self.phase_memo(phase);
         self.phase = phase;
         self.serials.forget_body();
         let engine = self.engine.clone();
         let rules = engine.rules.phase(phase);
-        // Taken for the phase so rules can borrow it alongside `self`.
-        let mut memo = std::mem::take(&mut self.memo);
+        // Held apart for the phase so rules can borrow it alongside `self`.
         let result = self.run_rules(&engine, rules, phase, &mut memo);
-        self.memo = memo;
+        self.memo = Some(memo);
+        // Later phases start from a cleared memo: this one goes back now
+        // rather than when the transaction ends, after the upstream
+        // answered (see `give_back_memo`).
+        if phase >= 2 {
+            self.give_back_memo();
+        }
         result
     }
 

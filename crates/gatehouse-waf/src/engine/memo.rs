@@ -168,21 +168,25 @@ fn index(n: usize) -> u32 {
 }
 
 thread_local! {
-    /// Memos of finished transactions, cleared with their tables' room
-    /// kept: a request reuses one instead of growing new tables.
-    static SPARE: std::cell::RefCell<Vec<Memo>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Memos given back (see `Transaction::give_back_memo`), cleared with
+    /// their tables' room kept: a request reuses one instead of growing
+    /// new tables.
+    // Boxed: a memo moves between the spares and transactions several
+    // times a request, a pointer instead of the whole struct.
+    #[allow(clippy::vec_box)]
+    static SPARE: std::cell::RefCell<Vec<Box<Memo>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// At most this many spare memos per thread: one per request a worker
-/// has in flight at once (each waits on its upstream with its memo), so a
-/// busy worker does not grow new tables for most requests. A memo keeps
-/// some tens of kilobytes.
+/// At most this many spare memos per thread. A transaction gives its
+/// memo back when its request phases end, so a worker mostly reuses one
+/// or two; those between phase 1 and a body still arriving hold theirs.
+/// A memo keeps some tens of kilobytes.
 const SPARES: usize = 64;
 
 impl Memo {
     /// A cleared memo, reused when this thread has one.
-    pub(super) fn take(recall: Option<Arc<Recall>>) -> Memo {
-        let mut memo: Memo = SPARE
+    pub(super) fn take(recall: Option<Arc<Recall>>) -> Box<Memo> {
+        let mut memo: Box<Memo> = SPARE
             .try_with(|s| s.borrow_mut().pop())
             .ok()
             .flatten()
@@ -193,7 +197,7 @@ impl Memo {
 
     /// Hands a memo back for reuse (not one a huge request grew: its room
     /// is not worth keeping).
-    pub(super) fn give_back(mut self) {
+    pub(super) fn give_back(mut self: Box<Self>) {
         self.export();
         self.recall = None;
         if self.states.capacity() > 4096 || self.bytes.capacity() > 1 << 20 {

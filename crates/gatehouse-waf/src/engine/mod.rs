@@ -14,6 +14,7 @@ mod layout;
 mod lists;
 mod macros;
 mod memo;
+mod phase_memo;
 mod prefilter;
 mod prefix;
 mod recall;
@@ -318,7 +319,7 @@ impl Engine {
             group_raw: memo.table(self.group_body.len()),
             group_excluded: memo.table(self.group_body.len()),
             serials: shapes::Serials::default(),
-            memo,
+            memo: Some(memo),
         };
         for name in self.auto_collections.iter().copied() {
             let key = if name == "ip" {
@@ -334,15 +335,7 @@ impl Engine {
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        let mut memo = std::mem::take(&mut self.memo);
-        for table in [
-            &mut self.unions,
-            &mut self.group_raw,
-            &mut self.group_excluded,
-        ] {
-            memo.return_table(std::mem::take(table));
-        }
-        memo.give_back();
+        self.give_back_memo();
     }
 }
 
@@ -411,8 +404,9 @@ pub struct Transaction {
     capture_high: usize,
     /// The rule being evaluated (phase, index), for `%{rule.*}` macros.
     rule: Option<(u8, usize)>,
-    /// Transformed request values of this phase (see `eval`).
-    memo: memo::Memo,
+    /// Transformed request values of this phase (see `eval`); `None` once
+    /// given back to the thread's spares (see `Transaction::give_back_memo`).
+    memo: Option<Box<memo::Memo>>,
     /// Per (target group, chain) pair: the prefilter bits of all its values
     /// (a set in the memo).
     unions: Vec<Option<u32>>,
@@ -518,7 +512,8 @@ impl Transaction {
         self.run_phase(3)
     }
 
-    /// Phase 5: logging rules (counters, correlation); never stops anything.
+    /// Phase 5: logging rules (counters, correlation); runs after a block
+    /// too, and never stops anything.
     pub fn logging(&mut self) {
         let decided = self.intervention.clone();
         self.run_phase(5);

@@ -71,6 +71,7 @@ fn status(tx: &Transaction) -> Option<u16> {
     tx.intervention().map(|i| i.status)
 }
 
+mod inflight;
 mod kept;
 mod rules;
 mod shortcuts;
