@@ -2,8 +2,11 @@
 //! bodies inspected before anything reaches the service, detect mode,
 //! exclusions and scoping, located config errors, and the OWASP CRS.
 
-use crate::harness::{check, metric_sum, Conn, Gateway, Reply, Request, Response, Upstream};
+use crate::harness::{
+    check, eventually, metric_sum, Conn, Gateway, Reply, Request, Response, Upstream,
+};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The seed's `modsecurity_rules`, unchanged, and a rule counting failed
 /// logins for its rule 1002.
@@ -110,21 +113,26 @@ fn the_logging_phase_runs_for_blocked_requests_too() {
     let gw = Gateway::start(&config(&up, &waf));
     assert_eq!(gw.get("/a?q=fine").status, 200);
     assert_refused(&gw.get("/a?q=evil"), 403);
-    let m = gw.metrics();
-    let matched = |rule: &str| {
-        metric_sum(
-            &m,
-            "gatehouse_waf_rule_matches_total",
-            &[("rule", rule), ("action", "matched")],
-        )
-    };
-    assert_eq!(matched("20"), Some(1.0));
-    assert_eq!(matched("21"), Some(2.0));
-    let logs = gw.logs();
+    // The phase runs as the request is logged, after the answer went out.
+    let line = "blocked by 10; rules: 10[ARGS:q]; 20[TX:why] \"reported\"";
     assert!(
-        logs.contains("blocked by 10; rules: 10[ARGS:q]; 20[TX:why] \"reported\""),
-        "{logs}"
+        gw.wait_for_log(line, Duration::from_secs(5)),
+        "{}",
+        gw.logs()
     );
+    let counts = || {
+        let m = gw.metrics();
+        ["20", "21"].map(|rule| {
+            metric_sum(
+                &m,
+                "gatehouse_waf_rule_matches_total",
+                &[("rule", rule), ("action", "matched")],
+            )
+        })
+    };
+    let want = [Some(1.0), Some(2.0)];
+    eventually(Duration::from_secs(5), || counts() == want);
+    assert_eq!(counts(), want);
 }
 
 #[test]
