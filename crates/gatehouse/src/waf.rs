@@ -8,6 +8,7 @@ use crate::front::Guarded;
 use crate::runtime::Runtime;
 use gatehouse_config::WafPolicy;
 use gatehouse_core::Rejection;
+use gatehouse_metrics::Metrics;
 use gatehouse_protocol::RequestHead;
 use gatehouse_router::normalize_path;
 use gatehouse_waf::engine::{Action, Intervention, Transaction};
@@ -136,7 +137,7 @@ pub fn inspect(
     let mut tx = policy.engine.transaction(&input, ctx.request_id.as_str());
     let decision = tx.request_headers().or_else(|| tx.request_body(body));
     let rejection = decision.map(|i| rejection(&i));
-    count(ctx, &tx, decision_rule(&tx));
+    count(&ctx.rt.metrics, &tx, 0, decision_rule(&tx));
     ctx.waf = Some(WafState { tx });
     rejection
 }
@@ -145,10 +146,11 @@ fn decision_rule(tx: &Transaction) -> Option<u64> {
     tx.intervention().and_then(|i| i.rule_id)
 }
 
-/// Metrics per rule; the rule that decided counts as `blocked`.
-fn count(ctx: &RequestCtx, tx: &Transaction, blocking: Option<u64>) {
+/// Metrics per rule for the matches from `from` on (a phase's); the rule
+/// that decided counts as `blocked`.
+fn count(metrics: &Metrics, tx: &Transaction, from: usize, blocking: Option<u64>) {
     let detect = tx.mode() == EngineMode::DetectionOnly;
-    for m in tx.matches() {
+    for m in tx.matches().get(from..).unwrap_or_default() {
         let Some(id) = m.rule_id else {
             continue;
         };
@@ -159,7 +161,7 @@ fn count(ctx: &RequestCtx, tx: &Transaction, blocking: Option<u64>) {
         } else {
             "matched"
         };
-        ctx.rt.metrics.waf_match(id, action);
+        metrics.waf_match(id, action);
     }
 }
 
@@ -191,14 +193,12 @@ pub fn response(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<Rejection
     let decision = state
         .tx
         .response_headers(resp.status.as_u16(), "HTTP/1.1", &headers);
-    for m in &state.tx.matches()[before..] {
-        if let Some(id) = m.rule_id {
-            let blocked = decision.as_ref().is_some_and(|d| d.rule_id == Some(id));
-            ctx.rt
-                .metrics
-                .waf_match(id, if blocked { "blocked" } else { "matched" });
-        }
-    }
+    count(
+        &ctx.rt.metrics,
+        &state.tx,
+        before,
+        decision.as_ref().and_then(|d| d.rule_id),
+    );
     decision.map(|i| rejection(&i))
 }
 
@@ -211,15 +211,7 @@ pub fn finish(ctx: &mut RequestCtx) {
     let before = state.tx.matches().len();
     state.tx.logging();
     let tx = &state.tx;
-    for id in tx
-        .matches()
-        .get(before..)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|m| m.rule_id)
-    {
-        ctx.rt.metrics.waf_match(id, "matched");
-    }
+    count(&ctx.rt.metrics, tx, before, None);
     if tx.matches().is_empty() {
         return;
     }

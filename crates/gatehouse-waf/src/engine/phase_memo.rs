@@ -77,11 +77,10 @@ impl Transaction {
     /// A cleared memo, and tables from it, for a phase after the memo
     /// went back.
     fn fresh_memo(&mut self) -> Box<Memo> {
-        let engine = self.engine.clone();
-        let mut memo = Memo::take(engine.recall.clone());
-        self.unions = memo.table(engine.pair_groups.len());
-        self.group_raw = memo.table(engine.group_body.len());
-        self.group_excluded = memo.table(engine.group_body.len());
+        let mut memo = Memo::take(self.engine.recall.clone());
+        self.unions = memo.table(self.engine.pair_groups.len());
+        self.group_raw = memo.table(self.engine.group_body.len());
+        self.group_excluded = memo.table(self.engine.group_body.len());
         memo
     }
 }
